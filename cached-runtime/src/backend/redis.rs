@@ -1,0 +1,121 @@
+//! Standalone Redis through redis-rs's `ConnectionManager` (one multiplexed connection that
+//! reconnects by itself).
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{RedisError, RedisResult};
+
+/// How many keys one `SCAN` step asks for, and how many keys one `UNLINK` removes.
+const SCAN_COUNT: usize = 1000;
+
+pub(crate) struct RedisStore {
+    client: redis::Client,
+    config: ConnectionManagerConfig,
+    /// Made on first use rather than in `Cache::redis`, because it spawns onto the Tokio
+    /// runtime and building a cache must work anywhere, even outside a runtime.
+    manager: OnceLock<ConnectionManager>,
+    /// `host:port/db`, with no credentials: safe to print.
+    address: String,
+}
+
+impl std::fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisStore")
+            .field("address", &self.address)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RedisStore {
+    pub(crate) fn new(client: redis::Client, op_timeout: Duration) -> Self {
+        // redis-rs's defaults retry a reconnect six times with growing delays (about 9 s in
+        // all) and wait indefinitely for replies. Our breaker does the retrying, so each
+        // attempt here is short and bounded by the op timeout.
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(op_timeout))
+            .set_response_timeout(Some(op_timeout))
+            .set_number_of_retries(1)
+            .set_min_delay(Duration::from_millis(10))
+            .set_max_delay(op_timeout);
+        let info = client.get_connection_info();
+        let address = format!("{}/{}", info.addr(), info.redis_settings().db());
+        RedisStore {
+            client,
+            config,
+            manager: OnceLock::new(),
+            address,
+        }
+    }
+
+    pub(crate) fn address(&self) -> &str {
+        &self.address
+    }
+
+    fn connection(&self) -> RedisResult<ConnectionManager> {
+        if let Some(manager) = self.manager.get() {
+            return Ok(manager.clone());
+        }
+        let manager =
+            ConnectionManager::new_lazy_with_config(self.client.clone(), self.config.clone())?;
+        Ok(self.manager.get_or_init(|| manager).clone())
+    }
+
+    pub(crate) async fn get(&self, key: &str) -> RedisResult<Option<Vec<u8>>> {
+        let mut conn = self.connection()?;
+        redis::cmd("GET").arg(key).query_async(&mut conn).await
+    }
+
+    pub(crate) async fn set(&self, key: &str, bytes: &[u8], ttl: Duration) -> RedisResult<()> {
+        let mut conn = self.connection()?;
+        let ttl_ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
+        redis::cmd("SET")
+            .arg(key)
+            .arg(bytes)
+            .arg("PX")
+            .arg(ttl_ms)
+            .query_async(&mut conn)
+            .await
+    }
+
+    pub(crate) async fn unlink(&self, keys: &[impl AsRef<[u8]>]) -> RedisResult<u64> {
+        if keys.is_empty() {
+            return Ok(0);
+        }
+        let mut conn = self.connection()?;
+        let mut cmd = redis::cmd("UNLINK");
+        for key in keys {
+            cmd.arg(key.as_ref());
+        }
+        cmd.query_async(&mut conn).await
+    }
+
+    /// One `SCAN` step: the next cursor (0 when done) and the keys found.
+    pub(crate) async fn scan(&self, cursor: u64, pattern: &str) -> RedisResult<(u64, Vec<Vec<u8>>)> {
+        let mut conn = self.connection()?;
+        redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("MATCH")
+            .arg(pattern)
+            .arg("COUNT")
+            .arg(SCAN_COUNT)
+            .query_async(&mut conn)
+            .await
+    }
+}
+
+/// Whether an error says Redis is unreachable or unresponsive (counts toward the breaker), as
+/// opposed to a bad answer about one key (a wrong type, out of memory), which does not.
+pub(crate) fn is_unavailable(error: &RedisError) -> bool {
+    use redis::{ErrorKind, ServerErrorKind};
+    error.is_io_error()
+        || error.is_timeout()
+        || error.is_connection_dropped()
+        || error.is_connection_refusal()
+        || error.is_unrecoverable_error()
+        || matches!(
+            error.kind(),
+            ErrorKind::Server(ServerErrorKind::BusyLoading | ServerErrorKind::MasterDown)
+        )
+}

@@ -1,0 +1,41 @@
+//! The error type of building a cache. (Cache operations never return errors to callers: they
+//! fail open.)
+
+use std::fmt;
+
+/// Why a cache could not be built or installed.
+///
+/// Messages never contain a connection string, password or ACL user secret.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// The Redis URL is malformed or names an unsupported scheme.
+    InvalidUrl {
+        /// What is wrong with it (never the URL itself, which may hold a password).
+        reason: String,
+    },
+    /// An option given to the builder is out of range.
+    InvalidOption {
+        /// Which option.
+        option: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// [`set_global`](crate::set_global) was called after a global cache was installed (or
+    /// after the macros already started using the default one).
+    GlobalAlreadySet,
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::InvalidUrl { reason } => write!(f, "invalid Redis URL: {reason}"),
+            Error::InvalidOption { option, reason } => write!(f, "invalid `{option}`: {reason}"),
+            Error::GlobalAlreadySet => f.write_str(
+                "a global cache is already installed; call `redcache::set_global` once, before the first cached call",
+            ),
+        }
+    }
+}
+
+impl std::error::Error for Error {}

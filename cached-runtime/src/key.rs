@@ -1,0 +1,319 @@
+//! Building Redis keys from templates: the [`KeyPart`] trait and the encoding of values.
+//!
+//! # Encoding
+//!
+//! Literal template text is written as is. An interpolated value is encoded so that
+//!
+//! * two different argument lists never give the same key: text keeps ASCII letters, digits and
+//!   `.`, `_`, `-`, `@`, and writes every other byte as `%XX`, so a value never contains the `:`
+//!   (or any other separator) that the macro requires between placeholders; `None` is `~`, which
+//!   text never contains;
+//! * a value can never act as a glob in a pattern (`*`, `?`, `[`, `]`, `\`) or move a key to
+//!   another cluster hash slot (`{`, `}`): those characters are always escaped.
+//!
+//! Integers are written in decimal and simple ids stay as they are, so `user:<user_id>` with
+//! `42` is the Redis key `user:42`.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::rc::Rc;
+use std::sync::Arc;
+
+/// A value that can be part of a cache key.
+///
+/// Implemented for integers, `bool`, `char`, `str`, `String`, `Option<T>` and references and
+/// smart pointers to these. Floats are deliberately not key parts: `0.1 + 0.2` and `0.3` print
+/// differently, and `-0.0` equals `0.0`, so a float key would miss or collide silently.
+///
+/// Implement it for your own types by writing their identity through [`KeyWriter`]:
+///
+/// ```
+/// use redcache::{KeyPart, KeyWriter};
+///
+/// struct Email(String);
+///
+/// impl KeyPart for Email {
+///     fn write_key_part(&self, key: &mut KeyWriter) {
+///         key.write_str(&self.0.to_lowercase());
+///     }
+/// }
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be part of a cache key",
+    label = "this placeholder's value is a `{Self}`",
+    note = "key parts are integers, `bool`, `char`, `str`, `String`, `Option` of these, and types that implement `redcache::KeyPart`",
+    note = "floats are not key parts; for a generic type add a `redcache::KeyPart` bound, or skip the argument with `skip(..)`"
+)]
+pub trait KeyPart {
+    /// Writes this value into the key. Use [`KeyWriter::write_str`] or
+    /// [`KeyWriter::write_display`]: both escape what needs escaping.
+    fn write_key_part(&self, key: &mut KeyWriter);
+}
+
+/// The key under construction, handed to [`KeyPart::write_key_part`].
+#[derive(Debug, Clone, Default)]
+pub struct KeyWriter {
+    buf: String,
+}
+
+/// `None` in a key. Text never contains it, so `None` and `Some("")` differ.
+const NONE_MARKER: char = '~';
+
+impl KeyWriter {
+    pub(crate) fn with_prefix(prefix: &str, capacity: usize) -> Self {
+        let mut buf = String::with_capacity(prefix.len() + capacity);
+        buf.push_str(prefix);
+        KeyWriter { buf }
+    }
+
+    /// Writes text, escaping every byte that is not an ASCII letter or digit or one of `.`,
+    /// `_`, `-`, `@`.
+    pub fn write_str(&mut self, text: &str) {
+        let bytes = text.as_bytes();
+        let mut start = 0;
+        for (i, &b) in bytes.iter().enumerate() {
+            if !is_plain(b) {
+                if start < i {
+                    self.buf.push_str(&text[start..i]);
+                }
+                push_escaped(&mut self.buf, b);
+                start = i + 1;
+            }
+        }
+        // Every byte of a multi-byte char is escaped, so the plain runs sliced here start and
+        // end on char boundaries.
+        self.buf.push_str(&text[start..]);
+    }
+
+    /// Writes a value's `Display` form, escaped as by [`KeyWriter::write_str`].
+    pub fn write_display(&mut self, value: impl fmt::Display) {
+        struct Escaping<'a>(&'a mut KeyWriter);
+        impl fmt::Write for Escaping<'_> {
+            fn write_str(&mut self, s: &str) -> fmt::Result {
+                self.0.write_str(s);
+                Ok(())
+            }
+        }
+        // Writing into a `String` cannot fail.
+        let _ = fmt::write(&mut Escaping(self), format_args!("{value}"));
+    }
+
+    /// Writes template text verbatim (it comes from the macro, already validated).
+    #[doc(hidden)]
+    pub fn push_literal(&mut self, text: &str) {
+        self.buf.push_str(text);
+    }
+
+    /// Writes a stable hash of the value instead of the value (`<name:hash>`).
+    #[doc(hidden)]
+    pub fn push_hashed<T: KeyPart + ?Sized>(&mut self, value: &T) {
+        use sha2::Digest;
+        let mut plain = KeyWriter::default();
+        value.write_key_part(&mut plain);
+        let digest = sha2::Sha256::digest(plain.buf.as_bytes());
+        // 128 bits is plenty to make collisions impossible in practice and keeps keys short.
+        for byte in &digest[..16] {
+            push_hex(&mut self.buf, *byte);
+        }
+    }
+
+    /// Writes one placeholder's value.
+    #[doc(hidden)]
+    #[inline]
+    pub fn push<T: KeyPart + ?Sized>(&mut self, value: &T) {
+        value.write_key_part(self);
+    }
+
+    #[doc(hidden)]
+    pub fn finish(self) -> String {
+        self.buf
+    }
+
+    fn write_raw(&mut self, text: &str) {
+        self.buf.push_str(text);
+    }
+}
+
+fn is_plain(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'@')
+}
+
+fn push_escaped(buf: &mut String, b: u8) {
+    buf.push('%');
+    push_hex(buf, b);
+}
+
+fn push_hex(buf: &mut String, b: u8) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    buf.push(HEX[usize::from(b >> 4)] as char);
+    buf.push(HEX[usize::from(b & 0xF)] as char);
+}
+
+macro_rules! integer_key_parts {
+    ($($t:ty)*) => {$(
+        impl KeyPart for $t {
+            #[inline]
+            fn write_key_part(&self, key: &mut KeyWriter) {
+                key.write_raw(itoa::Buffer::new().format(*self));
+            }
+        }
+    )*};
+}
+integer_key_parts!(u8 u16 u32 u64 u128 usize i8 i16 i32 i64 i128 isize);
+
+macro_rules! nonzero_key_parts {
+    ($($t:ty)*) => {$(
+        impl KeyPart for $t {
+            #[inline]
+            fn write_key_part(&self, key: &mut KeyWriter) {
+                self.get().write_key_part(key);
+            }
+        }
+    )*};
+}
+nonzero_key_parts!(
+    std::num::NonZeroU8 std::num::NonZeroU16 std::num::NonZeroU32 std::num::NonZeroU64
+    std::num::NonZeroU128 std::num::NonZeroUsize std::num::NonZeroI8 std::num::NonZeroI16
+    std::num::NonZeroI32 std::num::NonZeroI64 std::num::NonZeroI128 std::num::NonZeroIsize
+);
+
+impl KeyPart for bool {
+    fn write_key_part(&self, key: &mut KeyWriter) {
+        key.write_raw(if *self { "true" } else { "false" });
+    }
+}
+
+impl KeyPart for char {
+    fn write_key_part(&self, key: &mut KeyWriter) {
+        key.write_str(self.encode_utf8(&mut [0; 4]));
+    }
+}
+
+impl KeyPart for str {
+    #[inline]
+    fn write_key_part(&self, key: &mut KeyWriter) {
+        key.write_str(self);
+    }
+}
+
+impl KeyPart for String {
+    #[inline]
+    fn write_key_part(&self, key: &mut KeyWriter) {
+        key.write_str(self);
+    }
+}
+
+impl<T: KeyPart> KeyPart for Option<T> {
+    fn write_key_part(&self, key: &mut KeyWriter) {
+        match self {
+            None => key.buf.push(NONE_MARKER),
+            Some(value) => {
+                let start = key.buf.len();
+                value.write_key_part(key);
+                // Only a nested `None` starts with the marker: tell `Some(None)` from `None`.
+                if key.buf[start..].starts_with(NONE_MARKER) {
+                    key.buf.insert(start, NONE_MARKER);
+                }
+            }
+        }
+    }
+}
+
+macro_rules! forwarding_key_parts {
+    ($($(#[$m:meta])* [$($g:tt)*] $t:ty;)*) => {$(
+        impl<$($g)*> KeyPart for $t {
+            #[inline]
+            fn write_key_part(&self, key: &mut KeyWriter) {
+                (**self).write_key_part(key);
+            }
+        }
+    )*};
+}
+forwarding_key_parts! {
+    [T: KeyPart + ?Sized] &T;
+    [T: KeyPart + ?Sized] &mut T;
+    [T: KeyPart + ?Sized] Box<T>;
+    [T: KeyPart + ?Sized] Rc<T>;
+    [T: KeyPart + ?Sized] Arc<T>;
+}
+
+impl KeyPart for Cow<'_, str> {
+    fn write_key_part(&self, key: &mut KeyWriter) {
+        key.write_str(self);
+    }
+}
+
+/// Escapes glob characters in `text` so a pattern matches it literally (used for the prefix).
+pub(crate) fn escape_glob(text: &str) -> Cow<'_, str> {
+    if !text.bytes().any(is_glob_special) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 4);
+    for c in text.chars() {
+        if c.is_ascii() && is_glob_special(c as u8) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    Cow::Owned(out)
+}
+
+fn is_glob_special(b: u8) -> bool {
+    matches!(b, b'*' | b'?' | b'[' | b']' | b'\\')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key_of<T: KeyPart + ?Sized>(value: &T) -> String {
+        let mut key = KeyWriter::default();
+        key.push(value);
+        key.finish()
+    }
+
+    #[test]
+    fn integers_and_simple_ids_stay_readable() {
+        assert_eq!(key_of(&42u64), "42");
+        assert_eq!(key_of(&-7i32), "-7");
+        assert_eq!(key_of("alice@example.com"), "alice@example.com");
+        assert_eq!(key_of("v1.2_x-y"), "v1.2_x-y");
+    }
+
+    #[test]
+    fn separators_globs_and_hash_tags_are_escaped() {
+        assert_eq!(key_of("a:b"), "a%3Ab");
+        assert_eq!(key_of("*?[]\\"), "%2A%3F%5B%5D%5C");
+        assert_eq!(key_of("{tag}"), "%7Btag%7D");
+        assert_eq!(key_of("100%"), "100%25");
+        assert_eq!(key_of("é"), "%C3%A9");
+    }
+
+    #[test]
+    fn options_are_distinct_from_their_contents() {
+        assert_eq!(key_of(&None::<&str>), "~");
+        assert_eq!(key_of(&Some("")), "");
+        assert_eq!(key_of(&Some("~")), "%7E");
+        assert_eq!(key_of(&Some(None::<u8>)), "~~");
+        assert_eq!(key_of(&None::<Option<u8>>), "~");
+        assert_eq!(key_of(&Some(Some(3u8))), "3");
+    }
+
+    #[test]
+    fn hash_is_stable_and_hides_the_value() {
+        let mut key = KeyWriter::default();
+        key.push_hashed("secret@example.com");
+        let hashed = key.finish();
+        assert_eq!(hashed.len(), 32);
+        assert!(!hashed.contains("secret"));
+        let mut again = KeyWriter::default();
+        again.push_hashed(&String::from("secret@example.com"));
+        assert_eq!(again.finish(), hashed);
+    }
+
+    #[test]
+    fn glob_escaping() {
+        assert_eq!(escape_glob("app:"), "app:");
+        assert_eq!(escape_glob("a*b[c]"), "a\\*b\\[c\\]");
+    }
+}

@@ -1,0 +1,54 @@
+//! Counters every cache keeps, read with [`Cache::stats`](crate::Cache::stats).
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+/// A snapshot of a cache's counters since it was built.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Stats {
+    /// Calls answered from the cache without running the function body.
+    pub hits: u64,
+    /// Calls that ran the body: the key was absent, undecodable, or the cache was unavailable.
+    pub misses: u64,
+    /// Cache operations that failed (timeout, connection, server error, garbage). Each one was
+    /// absorbed: the caller got the body's value instead.
+    pub errors: u64,
+    /// Entries that were present but could not be decoded (schema change, foreign data, wrong
+    /// Redis type); each was treated as a miss and overwritten. Also counted in `errors`.
+    pub decode_errors: u64,
+    /// Cache operations skipped because the circuit breaker was open (Redis recently failing).
+    pub breaker_skips: u64,
+    /// Values written to the cache.
+    pub writes: u64,
+    /// Keys deleted by invalidations.
+    pub invalidated: u64,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub(crate) hits: AtomicU64,
+    pub(crate) misses: AtomicU64,
+    pub(crate) errors: AtomicU64,
+    pub(crate) decode_errors: AtomicU64,
+    pub(crate) breaker_skips: AtomicU64,
+    pub(crate) writes: AtomicU64,
+    pub(crate) invalidated: AtomicU64,
+}
+
+impl Counters {
+    pub(crate) fn bump(counter: &AtomicU64) {
+        counter.fetch_add(1, Relaxed);
+    }
+
+    pub(crate) fn snapshot(&self) -> Stats {
+        Stats {
+            hits: self.hits.load(Relaxed),
+            misses: self.misses.load(Relaxed),
+            errors: self.errors.load(Relaxed),
+            decode_errors: self.decode_errors.load(Relaxed),
+            breaker_skips: self.breaker_skips.load(Relaxed),
+            writes: self.writes.load(Relaxed),
+            invalidated: self.invalidated.load(Relaxed),
+        }
+    }
+}
