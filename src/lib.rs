@@ -24,7 +24,9 @@
 //! See the README for the key template reference, fail-open behaviour and configuration.
 
 pub use cached_macros::{cache, invalidate};
-pub use cached_runtime::{Cache, CacheBuilder, Error, KeyPart, KeyWriter, Stats, set_global};
+pub use cached_runtime::{
+    Cache, CacheBuilder, Error, KeyPart, KeyWriter, Stats, global, set_global,
+};
 
 /// What the macros expand to. Not a public API; may change in any release.
 #[doc(hidden)]

@@ -280,12 +280,12 @@ enum Failure {
 /// ```
 /// use std::time::Duration;
 ///
-/// let cache = redcache::Cache::builder()
+/// let cache = cached_runtime::Cache::builder()
 ///     .url("redis://127.0.0.1:6379/0")
 ///     .prefix("app")
 ///     .op_timeout(Duration::from_millis(50))
 ///     .build()?;
-/// # Ok::<(), redcache::Error>(())
+/// # Ok::<(), cached_runtime::Error>(())
 /// ```
 #[derive(Clone)]
 pub struct CacheBuilder {
@@ -412,7 +412,8 @@ pub fn set_global(cache: Cache) -> Result<(), Error> {
 
 /// The process-wide cache: the one given to [`set_global`], or else Redis at `REDIS_URL` when
 /// that is set, or else the memory store. Which one is said once, in the log.
-#[doc(hidden)]
+///
+/// Use it to read the default cache's [`stats`](Cache::stats).
 pub fn global() -> &'static Cache {
     GLOBAL.get_or_init(default_global)
 }

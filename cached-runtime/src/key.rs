@@ -28,7 +28,7 @@ use std::sync::Arc;
 /// Implement it for your own types by writing their identity through [`KeyWriter`]:
 ///
 /// ```
-/// use redcache::{KeyPart, KeyWriter};
+/// use cached_runtime::{KeyPart, KeyWriter};
 ///
 /// struct Email(String);
 ///

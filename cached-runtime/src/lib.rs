@@ -15,7 +15,7 @@ mod stats;
 #[doc(hidden)]
 pub mod private;
 
-pub use cache::{Cache, CacheBuilder, set_global};
+pub use cache::{Cache, CacheBuilder, global, set_global};
 pub use error::Error;
 pub use key::{KeyPart, KeyWriter};
 pub use stats::Stats;

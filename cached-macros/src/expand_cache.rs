@@ -1,0 +1,229 @@
+//! `#[cache]`: parse, validate, then wrap the body in the runtime's cache-aside flow.
+
+use proc_macro2::{Span, TokenStream};
+use quote::{quote, quote_spanned};
+use syn::spanned::Spanned;
+use syn::{Ident, ItemFn, Type};
+
+use crate::args::{CacheArgs, RawArgs};
+use crate::errors::Errors;
+use crate::expand_common::{cache_handle, fake_return, with_errors};
+use crate::signature::{self, Params, Shape};
+use crate::suggest::did_you_mean;
+use crate::template::{Kind, Template};
+
+pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
+    let mut errors = Errors::default();
+    let function = match syn::parse2::<ItemFn>(item.clone()) {
+        Ok(function) => function,
+        Err(error) => {
+            errors.add(error);
+            return with_errors(errors, item);
+        }
+    };
+    match plan(args, &function, &mut errors) {
+        Some(plan) if errors.is_empty() => generate(function, plan),
+        _ => with_errors(errors, item),
+    }
+}
+
+/// Everything validated that the generated code needs.
+struct Plan {
+    key: TokenStream,
+    ttl_millis: u64,
+    shape: Shape,
+    return_span: Span,
+    cache: TokenStream,
+}
+
+fn plan(args: TokenStream, function: &ItemFn, errors: &mut Errors) -> Option<Plan> {
+    let sig = &function.sig;
+    signature::check_async(sig, "cache", errors);
+    let return_type = signature::cached_return_type(sig, errors);
+    let args = match syn::parse2::<RawArgs>(args) {
+        Ok(raw) => CacheArgs::from_raw(raw, errors)?,
+        Err(error) => {
+            errors.add(error);
+            return None;
+        }
+    };
+    let params = Params::of(sig);
+    for span in &params.unnamed {
+        errors.push(
+            *span,
+            "`#[cache]` needs a name for every argument, to put it in the key or in `skip(..)`; bind this pattern to a name and destructure it in the body",
+        );
+    }
+    check_skips(&args.skip, &params, errors);
+    let key = match &args.key {
+        Some(lit) => {
+            let template = Template::parse(lit, Kind::Key, errors)?;
+            if template.check_names(&params, errors) {
+                check_coverage(&template, lit.span(), &args.skip, &params, errors);
+            }
+            template.expand(&quote!(__redcache_cache.key_writer))
+        }
+        None => default_key(sig, &args.skip, &params, errors),
+    };
+    let return_type = return_type?;
+    let (shape, _) = signature::return_shape(return_type);
+    let shape = match (shape, args.cache_none) {
+        (Shape::SomeOnly, Some(_)) => Shape::Whole,
+        (_, Some(span)) => {
+            errors.push(
+                span,
+                "`cache_none` applies only to functions returning `Option<T>`; remove it",
+            );
+            shape
+        }
+        (shape, None) => shape,
+    };
+    Some(Plan {
+        key,
+        ttl_millis: args.ttl.millis,
+        shape,
+        return_span: return_type.span(),
+        cache: cache_handle(args.cache.as_ref()),
+    })
+}
+
+fn check_skips(skip: &[Ident], params: &Params, errors: &mut Errors) {
+    for (i, name) in skip.iter().enumerate() {
+        if skip[..i].contains(name) {
+            errors.push(name.span(), format!("`{name}` is listed twice in `skip(..)`"));
+        } else if params.find(&name.to_string()).is_none() {
+            let names: Vec<String> = params.names().collect();
+            let hint = match did_you_mean(&name.to_string(), names.iter().map(String::as_str)) {
+                Some(close) => format!("; did you mean `{close}`?"),
+                None => String::new(),
+            };
+            errors.push(
+                name.span(),
+                format!("`skip({name})` names no parameter of this function{hint}"),
+            );
+        }
+    }
+}
+
+/// Every parameter must be in the key or skipped, and not both.
+fn check_coverage(
+    template: &Template,
+    span: Span,
+    skip: &[Ident],
+    params: &Params,
+    errors: &mut Errors,
+) {
+    let roots: Vec<&str> = template.roots().collect();
+    for param in &params.named {
+        let name = param.ident.to_string();
+        let in_key = roots.contains(&name.as_str());
+        let skipped = skip.iter().any(|s| *s == name);
+        match (in_key, skipped) {
+            (true, true) => {
+                let skipped = skip.iter().find(|s| **s == name).map_or(span, Ident::span);
+                errors.push(
+                    skipped,
+                    format!("`{name}` is both in the key and in `skip(..)`; remove it from `skip(..)`"),
+                );
+            }
+            (false, false) if param.is_receiver() => errors.push(
+                param.span,
+                "`self` is not part of the key; read a field through it, as in `<self.id>`, or add `skip(self)`",
+            ),
+            (false, false) => errors.push(
+                param.span,
+                format!(
+                    "parameter `{name}` is not part of the key, so calls that differ only in `{name}` would share one cached value; add `<{name}>` to the key or `skip({name})`"
+                ),
+            ),
+            _ => {}
+        }
+    }
+}
+
+/// No `key = ..`: the function's path, then every argument not skipped, `:`-separated.
+fn default_key(
+    sig: &syn::Signature,
+    skip: &[Ident],
+    params: &Params,
+    errors: &mut Errors,
+) -> TokenStream {
+    let name = sig.ident.to_string();
+    let mut path = quote!(::core::concat!(::core::module_path!(), "::", #name));
+    let mut steps = Vec::new();
+    for param in &params.named {
+        if skip.iter().any(|s| *s == param.ident) {
+            continue;
+        }
+        if param.is_receiver() {
+            errors.push(
+                param.span,
+                "`self` cannot be part of a default key; add `skip(self)`, or write a `key = ..` that reads fields through it, as in `<self.id>`",
+            );
+            continue;
+        }
+        let ident = &param.ident;
+        steps.push(quote_spanned! {param.span=>
+            __redcache_key.push_literal(":");
+            __redcache_key.push(::redcache::__private::key_part(&#ident));
+        });
+    }
+    if sig.receiver().is_some() {
+        // Methods of different types may share a name; the type keeps their keys apart.
+        path = quote!(::core::any::type_name::<Self>());
+        steps.insert(0, quote!(__redcache_key.push_literal(::core::concat!("::", #name));));
+    }
+    quote! {{
+        let mut __redcache_key = __redcache_cache.key_writer(64);
+        __redcache_key.push_literal(#path);
+        #(#steps)*
+        __redcache_key.finish()
+    }}
+}
+
+fn generate(function: ItemFn, plan: Plan) -> TokenStream {
+    let ItemFn {
+        attrs,
+        vis,
+        sig,
+        block,
+    } = function;
+    let Plan {
+        key,
+        ttl_millis,
+        shape,
+        return_span,
+        cache,
+    } = plan;
+    let shape = match shape {
+        Shape::Whole => quote!(Whole),
+        Shape::OkOnly => quote!(OkOnly),
+        Shape::SomeOnly => quote!(SomeOnly),
+    };
+    let return_type: Option<&Type> = match &sig.output {
+        syn::ReturnType::Type(_, ty) => Some(ty),
+        syn::ReturnType::Default => None,
+    };
+    let fake_return = fake_return(return_type);
+    let stmts = &block.stmts;
+    // Spanned at the return type: a value that is not `Serialize + DeserializeOwned` is
+    // reported there.
+    let get_or_compute = quote_spanned!(return_span=> ::redcache::__private::get_or_compute::<::redcache::__private::#shape, _>);
+    quote! {
+        #(#attrs)*
+        #vis #sig {
+            let __redcache_cache: &::redcache::__private::Cache = #cache;
+            let __redcache_key: ::std::string::String = #key;
+            #get_or_compute(
+                __redcache_cache,
+                __redcache_key,
+                ::redcache::__private::Duration::from_millis(#ttl_millis),
+                async move {
+                    #fake_return
+                    #(#stmts)*
+                },
+            )
+            .await
+        }
+    }
+}

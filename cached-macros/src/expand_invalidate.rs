@@ -1,0 +1,97 @@
+//! `#[invalidate]`: run the body, then delete keys and patterns if it succeeded.
+
+use proc_macro2::TokenStream;
+use quote::quote;
+use syn::{ItemFn, LitStr, ReturnType};
+
+use crate::args::{InvalidateArgs, RawArgs};
+use crate::errors::Errors;
+use crate::expand_common::{cache_handle, fake_return, with_errors};
+use crate::signature::{self, Params, Shape};
+use crate::template::{Kind, Template};
+
+pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
+    let mut errors = Errors::default();
+    let function = match syn::parse2::<ItemFn>(item.clone()) {
+        Ok(function) => function,
+        Err(error) => {
+            errors.add(error);
+            return with_errors(errors, item);
+        }
+    };
+    signature::check_async(&function.sig, "invalidate", &mut errors);
+    let args = match syn::parse2::<RawArgs>(args) {
+        Ok(raw) => InvalidateArgs::from_raw(raw, &mut errors),
+        Err(error) => {
+            errors.add(error);
+            return with_errors(errors, item);
+        }
+    };
+    if args.keys.is_empty() && args.patterns.is_empty() && errors.is_empty() {
+        errors.push(
+            proc_macro2::Span::call_site(),
+            "`#[invalidate]` needs something to delete: `key = \"..\"`, `keys = [..]`, `pattern = \"..\"` or `patterns = [..]`",
+        );
+    }
+    let params = Params::of(&function.sig);
+    let keys = expand_templates(&args.keys, Kind::Key, &params, &mut errors);
+    let patterns = expand_templates(&args.patterns, Kind::Pattern, &params, &mut errors);
+    if !errors.is_empty() {
+        return with_errors(errors, item);
+    }
+
+    let ItemFn {
+        attrs,
+        vis,
+        sig,
+        block,
+    } = function;
+    let return_type = match &sig.output {
+        ReturnType::Type(_, ty) => Some(&**ty),
+        ReturnType::Default => None,
+    };
+    let succeeded = match return_type.map(signature::return_shape) {
+        Some((Shape::OkOnly, _)) => quote!(::redcache::__private::is_ok),
+        _ => quote!(::redcache::__private::always),
+    };
+    let fake_return = fake_return(return_type);
+    let cache = cache_handle(args.cache.as_ref());
+    let stmts = &block.stmts;
+    quote! {
+        #(#attrs)*
+        #vis #sig {
+            let __redcache_cache: &::redcache::__private::Cache = #cache;
+            ::redcache::__private::invalidate_after(
+                __redcache_cache,
+                ::std::vec![#(#keys),*],
+                ::std::vec![#(#patterns),*],
+                #succeeded,
+                async move {
+                    #fake_return
+                    #(#stmts)*
+                },
+            )
+            .await
+        }
+    }
+}
+
+fn expand_templates(
+    lits: &[LitStr],
+    kind: Kind,
+    params: &Params,
+    errors: &mut Errors,
+) -> Vec<TokenStream> {
+    let writer = match kind {
+        Kind::Key => quote!(__redcache_cache.key_writer),
+        Kind::Pattern => quote!(__redcache_cache.pattern_writer),
+    };
+    lits.iter()
+        .filter_map(|lit| {
+            let template = Template::parse(lit, kind, errors)?;
+            template
+                .check_names(params, errors)
+                .then(|| template.expand(&writer))
+        })
+        .collect()
+}

@@ -1,0 +1,330 @@
+//! Key templates: `"user:<user_id>"`, `"<req.tenant>:<email:hash>"`, `"<<literal>>"`.
+//!
+//! Parsed at compile time, checked against the function's parameters, and expanded into code
+//! that writes the key with the runtime's encoding. Every error is spanned at the template.
+
+use proc_macro2::{Span, TokenStream};
+use quote::{quote, quote_spanned};
+use syn::LitStr;
+
+use crate::errors::Errors;
+use crate::signature::Params;
+use crate::suggest::did_you_mean;
+
+/// Whether a template names one key or a glob over keys.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Key,
+    Pattern,
+}
+
+pub(crate) struct Template {
+    span: Span,
+    segments: Vec<Segment>,
+}
+
+enum Segment {
+    Literal(String),
+    Value(Placeholder),
+}
+
+struct Placeholder {
+    /// The parameter it reads (`self` for the receiver).
+    root: String,
+    /// Field path below the parameter: `["profile", "id"]` for `<user.profile.id>`.
+    fields: Vec<String>,
+    /// `<name:hash>`: store a hash of the value instead of the value.
+    hash: bool,
+    /// As written, with its angle brackets, for messages.
+    written: String,
+}
+
+/// Characters an encoded value can contain (see the runtime's `key` module). Literal text
+/// between two placeholders must contain some other character, or two different argument
+/// lists could produce the same key.
+fn is_value_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@' | '%' | '~')
+}
+
+fn is_glob_char(c: char) -> bool {
+    matches!(c, '*' | '?' | '[' | ']')
+}
+
+impl Template {
+    pub(crate) fn parse(lit: &LitStr, kind: Kind, errors: &mut Errors) -> Option<Template> {
+        let text = lit.value();
+        let span = lit.span();
+        let mut segments = Vec::new();
+        let mut literal = String::new();
+        let mut chars = text.char_indices().peekable();
+        let mut ok = true;
+        while let Some((at, c)) = chars.next() {
+            match c {
+                '<' if chars.peek().map(|&(_, next)| next) == Some('<') => {
+                    chars.next();
+                    literal.push('<');
+                }
+                '>' if chars.peek().map(|&(_, next)| next) == Some('>') => {
+                    chars.next();
+                    literal.push('>');
+                }
+                '>' => {
+                    errors.push(
+                        span,
+                        format!("unmatched `>` in template {text:?}; write `>>` for a literal `>`"),
+                    );
+                    ok = false;
+                }
+                '<' => {
+                    let rest = &text[at + 1..];
+                    let Some(end) = rest.find(['>', '<']).filter(|&end| rest[end..].starts_with('>'))
+                    else {
+                        errors.push(
+                            span,
+                            format!(
+                                "unclosed `<` in template {text:?}; close the placeholder with `>`, or write `<<` for a literal `<`"
+                            ),
+                        );
+                        return None;
+                    };
+                    let inner = &rest[..end];
+                    for _ in 0..inner.chars().count() + 1 {
+                        chars.next();
+                    }
+                    match Placeholder::parse(inner, span, errors) {
+                        Some(placeholder) => {
+                            if !literal.is_empty() {
+                                segments.push(Segment::Literal(std::mem::take(&mut literal)));
+                            }
+                            segments.push(Segment::Value(placeholder));
+                        }
+                        None => ok = false,
+                    }
+                }
+                _ => literal.push(c),
+            }
+        }
+        if !literal.is_empty() {
+            segments.push(Segment::Literal(literal));
+        }
+        let template = Template { span, segments };
+        ok &= template.check_separators(errors);
+        if kind == Kind::Pattern {
+            ok &= template.check_globs_next_to_values(&text, errors);
+        }
+        ok.then_some(template)
+    }
+
+    /// Two placeholders need literal text between them that no value can contain.
+    fn check_separators(&self, errors: &mut Errors) -> bool {
+        let mut ok = true;
+        for pair in self.segments.windows(2) {
+            if let [Segment::Value(a), Segment::Value(b)] = pair {
+                errors.push(self.span, adjacent_message(a, b, ""));
+                ok = false;
+            }
+        }
+        for triple in self.segments.windows(3) {
+            if let [Segment::Value(a), Segment::Literal(between), Segment::Value(b)] = triple {
+                if between.chars().all(is_value_char) {
+                    errors.push(self.span, adjacent_message(a, b, between));
+                    ok = false;
+                }
+            }
+        }
+        ok
+    }
+
+    /// In a pattern, a glob directly beside a placeholder (`user:<id>*`) also matches other
+    /// values that start or end like this one (ids 10 to 19 for id 1).
+    fn check_globs_next_to_values(&self, text: &str, errors: &mut Errors) -> bool {
+        let mut ok = true;
+        for (i, segment) in self.segments.iter().enumerate() {
+            let Segment::Value(value) = segment else {
+                continue;
+            };
+            if let Some(Segment::Literal(after)) = self.segments.get(i + 1) {
+                if let Some(glob) = after.chars().find(|&c| !is_value_char(c)).filter(|&c| is_glob_char(c)) {
+                    let fixed = text.replacen(&format!("{}{}", value.written, after), &format!("{}:{}", value.written, after), 1);
+                    errors.push(
+                        self.span,
+                        format!(
+                            "`{glob}` right after `{written}` also matches longer values (with `{root}` = 1 it matches 10 to 19 too); put a separator between them: {fixed:?}",
+                            written = value.written,
+                            root = value.root,
+                        ),
+                    );
+                    ok = false;
+                }
+            }
+            if i > 0 {
+                if let Some(Segment::Literal(before)) = self.segments.get(i - 1) {
+                    if let Some(glob) = before.chars().rev().find(|&c| !is_value_char(c)).filter(|&c| is_glob_char(c)) {
+                        let fixed = text.replacen(&format!("{}{}", before, value.written), &format!("{}:{}", before, value.written), 1);
+                        errors.push(
+                            self.span,
+                            format!(
+                                "`{glob}` right before `{written}` also matches values that end like this one (with `{root}` = 1 it matches 11, 21, ... too); put a separator between them: {fixed:?}",
+                                written = value.written,
+                                root = value.root,
+                            ),
+                        );
+                        ok = false;
+                    }
+                }
+            }
+        }
+        ok
+    }
+
+    /// Every placeholder must name a parameter.
+    pub(crate) fn check_names(&self, params: &Params, errors: &mut Errors) -> bool {
+        let mut ok = true;
+        for placeholder in self.placeholders() {
+            if params.find(&placeholder.root).is_some() {
+                continue;
+            }
+            let names: Vec<String> = params.names().collect();
+            let hint = match did_you_mean(&placeholder.root, names.iter().map(String::as_str)) {
+                Some(close) => format!("; did you mean `<{close}>`?"),
+                None if names.is_empty() => "; the function has no parameters".to_owned(),
+                None => format!("; the parameters are `{}`", names.join("`, `")),
+            };
+            errors.push(
+                self.span,
+                format!(
+                    "unknown placeholder `{}`: no parameter is named `{}`{hint}",
+                    placeholder.written, placeholder.root
+                ),
+            );
+            ok = false;
+        }
+        ok
+    }
+
+    /// The parameters this template reads.
+    pub(crate) fn roots(&self) -> impl Iterator<Item = &str> {
+        self.placeholders().map(|p| p.root.as_str())
+    }
+
+    fn placeholders(&self) -> impl Iterator<Item = &Placeholder> {
+        self.segments.iter().filter_map(|segment| match segment {
+            Segment::Value(placeholder) => Some(placeholder),
+            Segment::Literal(_) => None,
+        })
+    }
+
+    /// Code that evaluates to the finished key (a `String`), starting from `writer`, an
+    /// expression of type `KeyWriter` that already holds the cache's prefix.
+    pub(crate) fn expand(&self, writer: &TokenStream) -> TokenStream {
+        let capacity: usize = self
+            .segments
+            .iter()
+            .map(|segment| match segment {
+                Segment::Literal(text) => text.len(),
+                Segment::Value(_) => 16,
+            })
+            .sum();
+        let steps = self.segments.iter().map(|segment| match segment {
+            Segment::Literal(text) => quote! { __redcache_key.push_literal(#text); },
+            Segment::Value(placeholder) => placeholder.expand(self.span),
+        });
+        quote! {{
+            let mut __redcache_key = #writer(#capacity);
+            #(#steps)*
+            __redcache_key.finish()
+        }}
+    }
+}
+
+impl Placeholder {
+    fn parse(inner: &str, span: Span, errors: &mut Errors) -> Option<Placeholder> {
+        let written = format!("<{inner}>");
+        let (path, modifier) = match inner.split_once(':') {
+            Some((path, modifier)) => (path, Some(modifier)),
+            None => (inner, None),
+        };
+        let hash = match modifier {
+            None => false,
+            Some("hash") => true,
+            Some(other) => {
+                errors.push(
+                    span,
+                    format!("unknown modifier `:{other}` in `{written}`; the only modifier is `:hash`, as in `<{path}:hash>`"),
+                );
+                return None;
+            }
+        };
+        if path.trim().is_empty() {
+            errors.push(
+                span,
+                format!("empty placeholder `{written}`; name a parameter, as in `<user_id>`, or write `<<` and `>>` for literal angle brackets"),
+            );
+            return None;
+        }
+        let mut parts = path.split('.');
+        let root = parts.next().unwrap_or_default().to_owned();
+        let fields: Vec<String> = parts.map(str::to_owned).collect();
+        let root_ok = is_identifier(&root);
+        let fields_ok = fields
+            .iter()
+            .all(|f| is_identifier(f) || (!f.is_empty() && f.bytes().all(|b| b.is_ascii_digit())));
+        if !root_ok || !fields_ok {
+            errors.push(
+                span,
+                format!("`{written}` is not a placeholder: write a parameter name, optionally followed by fields, as in `<user.id>` or `<pair.0>`"),
+            );
+            return None;
+        }
+        Some(Placeholder {
+            root,
+            fields,
+            hash,
+            written,
+        })
+    }
+
+    /// One step of key building, spanned at the template so that a value whose type is not a
+    /// key part is reported there.
+    fn expand(&self, span: Span) -> TokenStream {
+        let root = syn::Ident::new(&self.root, span);
+        let fields = self.fields.iter().map(|field| match field.parse::<u32>() {
+            Ok(index) => {
+                let index = syn::Index {
+                    index,
+                    span,
+                };
+                quote_spanned!(span=> .#index)
+            }
+            Err(_) => {
+                let ident = syn::Ident::new(field, span);
+                quote_spanned!(span=> .#ident)
+            }
+        });
+        let value = quote_spanned!(span=> ::redcache::__private::key_part(&#root #(#fields)*));
+        if self.hash {
+            quote_spanned!(span=> __redcache_key.push_hashed(#value);)
+        } else {
+            quote_spanned!(span=> __redcache_key.push(#value);)
+        }
+    }
+}
+
+fn is_identifier(text: &str) -> bool {
+    let mut chars = text.chars();
+    matches!(chars.next(), Some(c) if c == '_' || c.is_alphabetic())
+        && chars.all(|c| c == '_' || c.is_alphanumeric())
+        && text != "_"
+}
+
+fn adjacent_message(a: &Placeholder, b: &Placeholder, between: &str) -> String {
+    let (a, b) = (&a.written, &b.written);
+    let problem = if between.is_empty() {
+        format!("`{a}` and `{b}` are adjacent")
+    } else {
+        format!("`{a}` and `{b}` are separated only by `{between}`, which values can contain too")
+    };
+    format!(
+        "{problem}, so different arguments could build the same key; put a separator such as `:` between them: `{a}:{b}`"
+    )
+}
