@@ -1,0 +1,200 @@
+//! Test support: a `redis-server` of our own on a free loopback port, which a test can kill,
+//! pause and restart. Never port 6379, never a process we did not start.
+
+#![allow(dead_code)] // each test binary uses its own subset
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use redcache::Cache;
+
+pub struct RedisServer {
+    port: u16,
+    child: Option<Child>,
+    paused: bool,
+}
+
+impl RedisServer {
+    /// Starts a server on a free port and waits until it answers `PING`.
+    pub fn start() -> RedisServer {
+        Self::start_with(&[])
+    }
+
+    /// Starts a server with extra `redis-server` arguments (`["--maxmemory", "1mb"]`).
+    pub fn start_with(extra: &[&str]) -> RedisServer {
+        for _ in 0..5 {
+            let port = free_port();
+            let mut server = RedisServer {
+                port,
+                child: None,
+                paused: false,
+            };
+            if server.spawn(extra) {
+                return server;
+            }
+        }
+        panic!("could not start redis-server (is it installed and on PATH?)");
+    }
+
+    /// A port nothing listens on, for "connection refused at start-up".
+    pub fn unused_port() -> u16 {
+        free_port()
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// A cache on this server with a short op timeout, as the fault tests want.
+    pub fn cache(&self) -> Cache {
+        Cache::builder()
+            .url(self.url())
+            .op_timeout(Duration::from_millis(100))
+            .build()
+            .expect("valid url")
+    }
+
+    /// A plain connection for looking at what Redis holds.
+    pub fn client(&self) -> redis::Connection {
+        redis::Client::open(self.url())
+            .and_then(|client| client.get_connection())
+            .expect("connect to test redis")
+    }
+
+    fn spawn(&mut self, extra: &[&str]) -> bool {
+        let port = self.port.to_string();
+        let child = Command::new("redis-server")
+            .args(["--port", &port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn redis-server (install it: apt-get install redis-server)");
+        self.child = Some(child);
+        self.paused = false;
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if self.ping() {
+                return true;
+            }
+            if let Some(child) = &mut self.child {
+                if child.try_wait().ok().flatten().is_some() {
+                    self.child = None;
+                    return false; // exited: most likely the port was taken meanwhile
+                }
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        self.kill();
+        false
+    }
+
+    fn ping(&self) -> bool {
+        let Ok(client) = redis::Client::open(self.url()) else {
+            return false;
+        };
+        let Ok(mut conn) = client.get_connection_with_timeout(Duration::from_millis(200)) else {
+            return false;
+        };
+        redis::cmd("PING").query::<String>(&mut conn).is_ok()
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.as_ref().expect("server running").id()
+    }
+
+    /// SIGKILL: the server vanishes, connections drop.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            if self.paused {
+                signal(child.id(), "CONT");
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        self.paused = false;
+    }
+
+    /// SIGSTOP: the server keeps its sockets open and stops answering.
+    pub fn pause(&mut self) {
+        signal(self.pid(), "STOP");
+        self.paused = true;
+    }
+
+    /// SIGCONT.
+    pub fn resume(&mut self) {
+        signal(self.pid(), "CONT");
+        self.paused = false;
+    }
+
+    /// Starts a fresh, empty server on the same port (after `kill`).
+    pub fn restart(&mut self) {
+        self.kill();
+        assert!(self.spawn(&[]), "restart redis-server on port {}", self.port);
+    }
+
+    /// How many times each command ran since the last `reset_stats`, from `INFO commandstats`.
+    pub fn command_calls(&self, command: &str) -> u64 {
+        let info: String = redis::cmd("INFO")
+            .arg("commandstats")
+            .query(&mut self.client())
+            .expect("INFO commandstats");
+        let prefix = format!("cmdstat_{}:calls=", command.to_lowercase());
+        info.lines()
+            .find_map(|line| line.strip_prefix(&prefix))
+            .and_then(|rest| rest.split(',').next())
+            .map_or(0, |calls| calls.parse().expect("calls count"))
+    }
+
+    pub fn reset_stats(&self) {
+        redis::cmd("CONFIG")
+            .arg("RESETSTAT")
+            .query::<()>(&mut self.client())
+            .expect("CONFIG RESETSTAT");
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn signal(pid: u32, name: &str) {
+    let status = Command::new("kill")
+        .arg(format!("-{name}"))
+        .arg(pid.to_string())
+        .status()
+        .expect("run kill");
+    assert!(status.success(), "kill -{name} {pid}");
+}
+
+fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+    listener.local_addr().expect("local addr").port()
+}
+
+/// Counts how many times a function body ran.
+#[derive(Debug, Default)]
+pub struct Calls(AtomicUsize);
+
+impl Calls {
+    pub fn hit(&self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+
+    pub fn count(&self) -> usize {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// A fresh memory cache.
+pub fn memory() -> Cache {
+    Cache::memory()
+}
