@@ -29,7 +29,11 @@ async fn get_user(cache: &Cache, calls: &Calls, id: u64) -> Result<User, String>
 
 #[invalidate(key = "user:<id>", cache = cache)]
 async fn update_user(cache: &Cache, id: u64, fail: bool) -> Result<(), String> {
-    if fail { Err("update failed".into()) } else { Ok(()) }
+    if fail {
+        Err("update failed".into())
+    } else {
+        Ok(())
+    }
 }
 
 #[cache(key = "user:<id>:posts", ttl = 60, skip(cache, calls), cache = cache)]

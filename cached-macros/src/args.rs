@@ -69,7 +69,10 @@ impl<T> Default for Once<T> {
 impl<T> Once<T> {
     fn set(&mut self, name: &Ident, value: T, errors: &mut Errors) {
         if self.value.is_some() {
-            errors.push(name.span(), format!("duplicate argument `{name}`; give it once"));
+            errors.push(
+                name.span(),
+                format!("duplicate argument `{name}`; give it once"),
+            );
         } else {
             self.value = Some((name.clone(), value));
         }

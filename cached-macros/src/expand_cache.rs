@@ -90,7 +90,10 @@ fn plan(args: TokenStream, function: &ItemFn, errors: &mut Errors) -> Option<Pla
 fn check_skips(skip: &[Ident], params: &Params, errors: &mut Errors) {
     for (i, name) in skip.iter().enumerate() {
         if skip[..i].contains(name) {
-            errors.push(name.span(), format!("`{name}` is listed twice in `skip(..)`"));
+            errors.push(
+                name.span(),
+                format!("`{name}` is listed twice in `skip(..)`"),
+            );
         } else if params.find(&name.to_string()).is_none() {
             let names: Vec<String> = params.names().collect();
             let hint = match did_you_mean(&name.to_string(), names.iter().map(String::as_str)) {
@@ -171,7 +174,10 @@ fn default_key(
     if sig.receiver().is_some() {
         // Methods of different types may share a name; the type keeps their keys apart.
         path = quote!(::core::any::type_name::<Self>());
-        steps.insert(0, quote!(__redcache_key.push_literal(::core::concat!("::", #name));));
+        steps.insert(
+            0,
+            quote!(__redcache_key.push_literal(::core::concat!("::", #name));),
+        );
     }
     quote! {{
         let mut __redcache_key = __redcache_cache.key_writer(64);

@@ -77,7 +77,9 @@ impl Template {
                 }
                 '<' => {
                     let rest = &text[at + 1..];
-                    let Some(end) = rest.find(['>', '<']).filter(|&end| rest[end..].starts_with('>'))
+                    let Some(end) = rest
+                        .find(['>', '<'])
+                        .filter(|&end| rest[end..].starts_with('>'))
                     else {
                         errors.push(
                             span,
@@ -125,7 +127,12 @@ impl Template {
             }
         }
         for triple in self.segments.windows(3) {
-            if let [Segment::Value(a), Segment::Literal(between), Segment::Value(b)] = triple {
+            if let [
+                Segment::Value(a),
+                Segment::Literal(between),
+                Segment::Value(b),
+            ] = triple
+            {
                 if between.chars().all(is_value_char) {
                     errors.push(self.span, adjacent_message(a, b, between));
                     ok = false;
@@ -144,8 +151,16 @@ impl Template {
                 continue;
             };
             if let Some(Segment::Literal(after)) = self.segments.get(i + 1) {
-                if let Some(glob) = after.chars().find(|&c| !is_value_char(c)).filter(|&c| is_glob_char(c)) {
-                    let fixed = text.replacen(&format!("{}{}", value.written, after), &format!("{}:{}", value.written, after), 1);
+                if let Some(glob) = after
+                    .chars()
+                    .find(|&c| !is_value_char(c))
+                    .filter(|&c| is_glob_char(c))
+                {
+                    let fixed = text.replacen(
+                        &format!("{}{}", value.written, after),
+                        &format!("{}:{}", value.written, after),
+                        1,
+                    );
                     errors.push(
                         self.span,
                         format!(
@@ -159,8 +174,17 @@ impl Template {
             }
             if i > 0 {
                 if let Some(Segment::Literal(before)) = self.segments.get(i - 1) {
-                    if let Some(glob) = before.chars().rev().find(|&c| !is_value_char(c)).filter(|&c| is_glob_char(c)) {
-                        let fixed = text.replacen(&format!("{}{}", before, value.written), &format!("{}:{}", before, value.written), 1);
+                    if let Some(glob) = before
+                        .chars()
+                        .rev()
+                        .find(|&c| !is_value_char(c))
+                        .filter(|&c| is_glob_char(c))
+                    {
+                        let fixed = text.replacen(
+                            &format!("{}{}", before, value.written),
+                            &format!("{}:{}", before, value.written),
+                            1,
+                        );
                         errors.push(
                             self.span,
                             format!(
@@ -290,10 +314,7 @@ impl Placeholder {
         let root = syn::Ident::new(&self.root, span);
         let fields = self.fields.iter().map(|field| match field.parse::<u32>() {
             Ok(index) => {
-                let index = syn::Index {
-                    index,
-                    span,
-                };
+                let index = syn::Index { index, span };
                 quote_spanned!(span=> .#index)
             }
             Err(_) => {

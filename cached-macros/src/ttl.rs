@@ -17,12 +17,16 @@ impl Ttl {
             }) => match int.base10_parse::<u64>() {
                 Ok(secs) => (secs.checked_mul(1000), int.span()),
                 Err(_) => {
-                    errors.push(int.span(), format!("`ttl` is not a whole number of seconds; {FORMS}"));
+                    errors.push(
+                        int.span(),
+                        format!("`ttl` is not a whole number of seconds; {FORMS}"),
+                    );
                     return None;
                 }
             },
             Expr::Lit(ExprLit {
-                lit: Lit::Str(text), ..
+                lit: Lit::Str(text),
+                ..
             }) => match parse_duration(&text.value()) {
                 Some(millis) => (Some(millis), text.span()),
                 None => {
@@ -36,7 +40,10 @@ impl Ttl {
             Expr::Unary(ExprUnary {
                 op: UnOp::Neg(_), ..
             }) => {
-                errors.push_spanned(expr, "`ttl` must be positive: a negative lifetime caches nothing");
+                errors.push_spanned(
+                    expr,
+                    "`ttl` must be positive: a negative lifetime caches nothing",
+                );
                 return None;
             }
             other => {
@@ -46,7 +53,10 @@ impl Ttl {
         };
         match millis {
             Some(0) => {
-                errors.push(span, "`ttl` must be greater than zero: a zero lifetime caches nothing");
+                errors.push(
+                    span,
+                    "`ttl` must be greater than zero: a zero lifetime caches nothing",
+                );
                 None
             }
             Some(millis) => Some(Ttl { millis }),

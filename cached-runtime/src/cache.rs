@@ -128,7 +128,10 @@ impl Cache {
                 memory.set(key, bytes, ttl);
                 true
             }
-            Store::Redis(redis) => self.guarded("SET", redis.set(key, &bytes, ttl)).await.is_ok(),
+            Store::Redis(redis) => self
+                .guarded("SET", redis.set(key, &bytes, ttl))
+                .await
+                .is_ok(),
         };
         if written {
             Counters::bump(&self.inner.counters.writes);
@@ -146,7 +149,10 @@ impl Cache {
                         .sum::<u64>()
             }
             Store::Redis(redis) => {
-                let mut deleted = self.guarded("UNLINK", redis.unlink(keys)).await.unwrap_or(0);
+                let mut deleted = self
+                    .guarded("UNLINK", redis.unlink(keys))
+                    .await
+                    .unwrap_or(0);
                 for pattern in patterns {
                     deleted += self.delete_matching(redis, pattern).await;
                 }
@@ -377,10 +383,11 @@ impl CacheBuilder {
         let store = match &self.url {
             None => Store::Memory(MemoryStore::new(self.memory_capacity)),
             Some(url) => {
-                let client = redis::Client::open(url.as_str()).map_err(|error| Error::InvalidUrl {
-                    // redis-rs's parse errors describe the problem without echoing the URL.
-                    reason: error.to_string(),
-                })?;
+                let client =
+                    redis::Client::open(url.as_str()).map_err(|error| Error::InvalidUrl {
+                        // redis-rs's parse errors describe the problem without echoing the URL.
+                        reason: error.to_string(),
+                    })?;
                 Store::Redis(RedisStore::new(client, self.op_timeout))
             }
         };

@@ -70,7 +70,16 @@ impl RedisServer {
     fn spawn(&mut self, extra: &[&str]) -> bool {
         let port = self.port.to_string();
         let child = Command::new("redis-server")
-            .args(["--port", &port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .args([
+                "--port",
+                &port,
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
             .args(extra)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -136,7 +145,11 @@ impl RedisServer {
     /// Starts a fresh, empty server on the same port (after `kill`).
     pub fn restart(&mut self) {
         self.kill();
-        assert!(self.spawn(&[]), "restart redis-server on port {}", self.port);
+        assert!(
+            self.spawn(&[]),
+            "restart redis-server on port {}",
+            self.port
+        );
     }
 
     /// How many times each command ran since the last `reset_stats`, from `INFO commandstats`.

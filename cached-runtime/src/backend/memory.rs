@@ -53,7 +53,9 @@ impl MemoryStore {
     }
 
     pub(crate) fn get(&self, key: &str) -> Option<Bytes> {
-        self.entries.get(key).map(|entry| Bytes::Shared(entry.bytes))
+        self.entries
+            .get(key)
+            .map(|entry| Bytes::Shared(entry.bytes))
     }
 
     pub(crate) fn set(&self, key: &str, bytes: Vec<u8>, ttl: Duration) {

@@ -92,7 +92,11 @@ impl RedisStore {
     }
 
     /// One `SCAN` step: the next cursor (0 when done) and the keys found.
-    pub(crate) async fn scan(&self, cursor: u64, pattern: &str) -> RedisResult<(u64, Vec<Vec<u8>>)> {
+    pub(crate) async fn scan(
+        &self,
+        cursor: u64,
+        pattern: &str,
+    ) -> RedisResult<(u64, Vec<Vec<u8>>)> {
         let mut conn = self.connection()?;
         redis::cmd("SCAN")
             .arg(cursor)

@@ -1,0 +1,240 @@
+//! Fail-open: with Redis killed, paused, refusing connections or restarted, every call returns
+//! the right value, none waits past the op timeout plus a small margin, failures are counted,
+//! and caching resumes by itself. Run with `--nocapture` to see the measured waits.
+
+mod support;
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use redcache::{Cache, cache, invalidate};
+use redis::Commands;
+use support::{Calls, RedisServer};
+
+/// `RedisServer::cache()` uses this op timeout.
+const OP_TIMEOUT: Duration = Duration::from_millis(100);
+/// Scheduling slack on a loaded two-core machine; far below redis-rs's ~9 s default retries.
+const MARGIN: Duration = Duration::from_millis(150);
+
+#[cache(key = "user:<id>", ttl = 60, skip(cache, calls), cache = cache)]
+async fn get_user(cache: &Cache, calls: &Calls, id: u64) -> Result<String, String> {
+    calls.hit();
+    Ok(format!("user {id}"))
+}
+
+#[invalidate(key = "user:<id>", pattern = "user:<id>:*", cache = cache)]
+async fn update_user(cache: &Cache, id: u64) -> Result<(), String> {
+    Ok(())
+}
+
+/// Calls `get_user` sequentially, then concurrently; checks every value; returns the waits.
+async fn burst(cache: &Cache, sequential: u64, concurrent: u64) -> Vec<Duration> {
+    let calls = Arc::new(Calls::default());
+    let mut waits = Vec::new();
+    for id in 0..sequential {
+        let start = Instant::now();
+        let user = get_user(cache, &calls, id).await;
+        waits.push(start.elapsed());
+        assert_eq!(user, Ok(format!("user {id}")));
+    }
+    let mut tasks = tokio::task::JoinSet::new();
+    for id in 0..concurrent {
+        let (cache, calls) = (cache.clone(), calls.clone());
+        tasks.spawn(async move {
+            let start = Instant::now();
+            let user = get_user(&cache, &calls, id).await;
+            (start.elapsed(), user, id)
+        });
+    }
+    while let Some(joined) = tasks.join_next().await {
+        let (wait, user, id) = joined.expect("task");
+        assert_eq!(user, Ok(format!("user {id}")));
+        waits.push(wait);
+    }
+    waits
+}
+
+fn summarize(label: &str, waits: &mut [Duration]) -> Duration {
+    waits.sort();
+    let median = waits[waits.len() / 2];
+    let max = *waits.last().expect("some calls");
+    eprintln!(
+        "{label}: {} calls, median wait {median:.1?}, max {max:.1?} (bound {:?})",
+        waits.len(),
+        OP_TIMEOUT + MARGIN
+    );
+    max
+}
+
+async fn warm(cache: &Cache) {
+    let calls = Calls::default();
+    for id in 0..5 {
+        get_user(cache, &calls, id).await.unwrap();
+    }
+    assert_eq!(cache.stats().errors, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_killed_calls_stay_correct_and_bounded() {
+    let mut server = RedisServer::start();
+    let cache = server.cache();
+    warm(&cache).await;
+    server.kill();
+
+    let max = summarize("killed", &mut burst(&cache, 20, 50).await);
+    assert!(max <= OP_TIMEOUT + MARGIN, "a call waited {max:?}");
+    let stats = cache.stats();
+    assert!(stats.errors >= 1, "{stats:?}");
+    assert!(
+        stats.breaker_skips >= 1,
+        "the breaker skipped the dead Redis: {stats:?}"
+    );
+
+    let start = Instant::now();
+    update_user(&cache, 1).await.unwrap();
+    assert!(
+        start.elapsed() <= OP_TIMEOUT + MARGIN,
+        "invalidation waited {:?}",
+        start.elapsed()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_paused_calls_stay_correct_and_bounded() {
+    let mut server = RedisServer::start();
+    let cache = server.cache();
+    warm(&cache).await;
+    server.pause();
+
+    let max = summarize("paused", &mut burst(&cache, 20, 50).await);
+    assert!(max <= OP_TIMEOUT + MARGIN, "a call waited {max:?}");
+    let stats = cache.stats();
+    assert!(stats.errors >= 1 && stats.breaker_skips >= 1, "{stats:?}");
+
+    let start = Instant::now();
+    update_user(&cache, 1).await.unwrap();
+    assert!(
+        start.elapsed() <= OP_TIMEOUT + MARGIN,
+        "invalidation waited {:?}",
+        start.elapsed()
+    );
+
+    server.resume();
+    let resumed = wait_until_cached(&server, &cache, 77).await;
+    eprintln!("paused: caching resumed {resumed:.0?} after SIGCONT");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_restarted_caching_resumes_by_itself() {
+    let mut server = RedisServer::start();
+    let cache = server.cache();
+    warm(&cache).await;
+    server.kill();
+    burst(&cache, 10, 0).await;
+    server.restart();
+
+    let resumed = wait_until_cached(&server, &cache, 99).await;
+    eprintln!("restarted: caching resumed {resumed:.0?} after the new server answered PING");
+    let calls = Calls::default();
+    get_user(&cache, &calls, 99).await.unwrap();
+    assert_eq!(calls.count(), 0, "and reads hit again");
+}
+
+/// Calls `get_user(id)` every 10 ms until Redis holds its entry; returns how long that took.
+async fn wait_until_cached(server: &RedisServer, cache: &Cache, id: u64) -> Duration {
+    let start = Instant::now();
+    let calls = Calls::default();
+    let key = format!("user:{id}");
+    let mut redis = server.client();
+    loop {
+        assert_eq!(get_user(cache, &calls, id).await, Ok(format!("user {id}")));
+        if redis.exists::<_, bool>(&key).unwrap() {
+            return start.elapsed();
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "caching did not resume within 5 s"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test]
+async fn connection_refused_at_start_up() {
+    let url = format!("redis://127.0.0.1:{}", RedisServer::unused_port());
+    let cache = Cache::builder()
+        .url(url)
+        .op_timeout(OP_TIMEOUT)
+        .build()
+        .unwrap();
+    let max = summarize("refused", &mut burst(&cache, 20, 20).await);
+    assert!(max <= OP_TIMEOUT + MARGIN, "a call waited {max:?}");
+    let stats = cache.stats();
+    assert_eq!(stats.hits, 0);
+    assert_eq!(stats.misses, 40);
+    assert!(stats.errors >= 3 && stats.breaker_skips >= 1, "{stats:?}");
+}
+
+#[test]
+fn building_a_cache_never_connects() {
+    // No runtime, nothing listening: building must still succeed at once.
+    let url = format!("redis://127.0.0.1:{}", RedisServer::unused_port());
+    let start = Instant::now();
+    Cache::redis(&url).expect("a well-formed URL builds");
+    assert!(start.elapsed() < Duration::from_millis(50));
+    assert!(Cache::redis("http://nope").is_err());
+    assert!(Cache::builder().op_timeout(Duration::ZERO).build().is_err());
+}
+
+#[tokio::test]
+async fn secrets_are_never_printed() {
+    const SECRET: &str = "s3cr3t-pa55";
+    let logs = Arc::new(Mutex::new(Vec::<u8>::new()));
+    let writer = {
+        let logs = logs.clone();
+        move || LogWriter(logs.clone())
+    };
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(writer)
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let url = format!(
+        "redis://admin:{SECRET}@127.0.0.1:{}/2",
+        RedisServer::unused_port()
+    );
+    let builder = Cache::builder().url(&url).op_timeout(OP_TIMEOUT);
+    assert!(!format!("{builder:?}").contains(SECRET));
+    let cache = builder.build().unwrap();
+    burst(&cache, 5, 0).await; // fails: logs errors
+    let debug = format!("{cache:?}");
+    assert!(
+        debug.contains("127.0.0.1") && !debug.contains(SECRET),
+        "{debug}"
+    );
+
+    let malformed = format!("redis://admin:{SECRET}@127.0.0.1:notaport");
+    let error = Cache::redis(&malformed).expect_err("malformed");
+    assert!(!format!("{error} {error:?}").contains(SECRET), "{error:?}");
+
+    let logs = String::from_utf8(logs.lock().unwrap().clone()).unwrap();
+    assert!(
+        logs.contains("cache operation failed"),
+        "failures are logged: {logs}"
+    );
+    assert!(!logs.contains(SECRET), "{logs}");
+}
+
+struct LogWriter(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
