@@ -90,7 +90,8 @@ impl<T> Once<T> {
 /// The arguments of `#[cache(..)]`.
 pub(crate) struct CacheArgs {
     pub(crate) key: Option<LitStr>,
-    pub(crate) ttl: Ttl,
+    /// `None` when `ttl` was missing or invalid (already reported).
+    pub(crate) ttl: Option<Ttl>,
     pub(crate) skip: Vec<Ident>,
     /// Where `cache_none = true` was written, if it was.
     pub(crate) cache_none: Option<Span>,
@@ -100,9 +101,10 @@ pub(crate) struct CacheArgs {
 const CACHE_ARGS: &[&str] = &["key", "ttl", "skip", "cache_none", "cache"];
 
 impl CacheArgs {
-    pub(crate) fn from_raw(raw: RawArgs, errors: &mut Errors) -> Option<CacheArgs> {
+    pub(crate) fn from_raw(raw: RawArgs, errors: &mut Errors) -> CacheArgs {
         let mut key = Once::default();
         let mut ttl = Once::default();
+        let mut ttl_given = false;
         let mut skip = Once::default();
         let mut cache_none = Once::default();
         let mut cache = Once::default();
@@ -115,6 +117,7 @@ impl CacheArgs {
                     }
                 }
                 "ttl" => {
+                    ttl_given = true;
                     if let Some(value) = expect_expr(&arg, "ttl = 3600` or `ttl = \"1h\"", errors) {
                         if let Some(parsed) = Ttl::parse(value, errors) {
                             ttl.set(name, parsed, errors);
@@ -143,20 +146,19 @@ impl CacheArgs {
             (Some(span), Some(flag)) if flag.value => Some(span),
             _ => None,
         };
-        let Some(ttl) = ttl.into_inner() else {
+        if !ttl_given {
             errors.push(
                 Span::call_site(),
                 "missing `ttl`; say how long entries live, e.g. `ttl = 3600` (seconds) or `ttl = \"1h\"`",
             );
-            return None;
-        };
-        Some(CacheArgs {
+        }
+        CacheArgs {
             key: key.into_inner(),
-            ttl,
+            ttl: ttl.into_inner(),
             skip: skip.into_inner().unwrap_or_default(),
             cache_none,
             cache: cache.into_inner(),
-        })
+        }
     }
 }
 

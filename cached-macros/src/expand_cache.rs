@@ -32,7 +32,8 @@ struct Plan {
     key: TokenStream,
     ttl_millis: u64,
     shape: Shape,
-    return_span: Span,
+    /// The type that is stored: `T` of `Result<T, E>` or `Option<T>`, else the return type.
+    value_type: Type,
     cache: TokenStream,
 }
 
@@ -41,16 +42,16 @@ fn plan(args: TokenStream, function: &ItemFn, errors: &mut Errors) -> Option<Pla
     signature::check_async(sig, "cache", errors);
     let return_type = signature::cached_return_type(sig, errors);
     let args = match syn::parse2::<RawArgs>(args) {
-        Ok(raw) => CacheArgs::from_raw(raw, errors)?,
+        Ok(raw) => CacheArgs::from_raw(raw, errors),
         Err(error) => {
             errors.add(error);
             return None;
         }
     };
     let params = Params::of(sig);
-    for span in &params.unnamed {
-        errors.push(
-            *span,
+    for pattern in &params.unnamed {
+        errors.push_spanned(
+            pattern,
             "`#[cache]` needs a name for every argument, to put it in the key or in `skip(..)`; bind this pattern to a name and destructure it in the body",
         );
     }
@@ -66,23 +67,23 @@ fn plan(args: TokenStream, function: &ItemFn, errors: &mut Errors) -> Option<Pla
         None => default_key(sig, &args.skip, &params, errors),
     };
     let return_type = return_type?;
-    let (shape, _) = signature::return_shape(return_type);
-    let shape = match (shape, args.cache_none) {
-        (Shape::SomeOnly, Some(_)) => Shape::Whole,
+    let (shape, value_type) = signature::return_shape(return_type);
+    let (shape, value_type) = match (shape, args.cache_none) {
+        (Shape::SomeOnly, Some(_)) => (Shape::Whole, return_type),
         (_, Some(span)) => {
             errors.push(
                 span,
                 "`cache_none` applies only to functions returning `Option<T>`; remove it",
             );
-            shape
+            (shape, value_type)
         }
-        (shape, None) => shape,
+        (shape, None) => (shape, value_type),
     };
     Some(Plan {
         key,
-        ttl_millis: args.ttl.millis,
+        ttl_millis: args.ttl?.millis,
         shape,
-        return_span: return_type.span(),
+        value_type: value_type.clone(),
         cache: cache_handle(args.cache.as_ref()),
     })
 }
@@ -129,12 +130,12 @@ fn check_coverage(
                     format!("`{name}` is both in the key and in `skip(..)`; remove it from `skip(..)`"),
                 );
             }
-            (false, false) if param.is_receiver() => errors.push(
-                param.span,
+            (false, false) if param.is_receiver() => errors.push_spanned(
+                &param.tokens,
                 "`self` is not part of the key; read a field through it, as in `<self.id>`, or add `skip(self)`",
             ),
-            (false, false) => errors.push(
-                param.span,
+            (false, false) => errors.push_spanned(
+                &param.tokens,
                 format!(
                     "parameter `{name}` is not part of the key, so calls that differ only in `{name}` would share one cached value; add `<{name}>` to the key or `skip({name})`"
                 ),
@@ -159,14 +160,14 @@ fn default_key(
             continue;
         }
         if param.is_receiver() {
-            errors.push(
-                param.span,
+            errors.push_spanned(
+                &param.tokens,
                 "`self` cannot be part of a default key; add `skip(self)`, or write a `key = ..` that reads fields through it, as in `<self.id>`",
             );
             continue;
         }
         let ident = &param.ident;
-        steps.push(quote_spanned! {param.span=>
+        steps.push(quote_spanned! {ident.span()=>
             __redcache_key.push_literal(":");
             __redcache_key.push(::redcache::__private::key_part(&#ident));
         });
@@ -198,7 +199,7 @@ fn generate(function: ItemFn, plan: Plan) -> TokenStream {
         key,
         ttl_millis,
         shape,
-        return_span,
+        value_type,
         cache,
     } = plan;
     let shape = match shape {
@@ -212,18 +213,20 @@ fn generate(function: ItemFn, plan: Plan) -> TokenStream {
     };
     let fake_return = fake_return(return_type);
     let stmts = &block.stmts;
-    // Spanned at the return type: a value that is not `Serialize + DeserializeOwned` is
-    // reported there.
-    let get_or_compute = quote_spanned!(return_span=> ::redcache::__private::get_or_compute::<::redcache::__private::#shape, _>);
+    // The only place that requires `Serialize + DeserializeOwned`, spanned at the stored type
+    // so that a type without them is reported on the user's return type.
+    let codec =
+        quote_spanned!(value_type.span()=> ::redcache::__private::json_codec::<#value_type>());
     quote! {
         #(#attrs)*
         #vis #sig {
             let __redcache_cache: &::redcache::__private::Cache = #cache;
             let __redcache_key: ::std::string::String = #key;
-            #get_or_compute(
+            ::redcache::__private::get_or_compute::<::redcache::__private::#shape, _>(
                 __redcache_cache,
                 __redcache_key,
                 ::redcache::__private::Duration::from_millis(#ttl_millis),
+                #codec,
                 async move {
                     #fake_return
                     #(#stmts)*

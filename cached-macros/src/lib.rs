@@ -19,7 +19,7 @@ mod ttl;
 
 /// Caches an async function's result: see the `redcache` crate's documentation.
 ///
-/// ```ignore
+/// ```text
 /// #[cache(key = "user:<user_id>", ttl = "1h", skip(db))]
 /// async fn get_user(db: &Db, user_id: u64) -> Result<User, DbError> { .. }
 /// ```
@@ -31,7 +31,7 @@ pub fn cache(args: TokenStream, item: TokenStream) -> TokenStream {
 /// Deletes cache entries after an async function succeeds: see the `redcache` crate's
 /// documentation.
 ///
-/// ```ignore
+/// ```text
 /// #[invalidate(key = "user:<user_id>", pattern = "user:<user_id>:*")]
 /// async fn update_user(db: &Db, user_id: u64, patch: Patch) -> Result<(), DbError> { .. }
 /// ```

@@ -1,8 +1,8 @@
 //! What the macros need to know about the annotated function: that it is async, its
 //! parameters' names, and what its return type means for caching.
 
-use proc_macro2::Span;
-use syn::spanned::Spanned;
+use proc_macro2::TokenStream;
+use quote::ToTokens;
 use syn::{FnArg, GenericArgument, Pat, PathArguments, ReturnType, Signature, Type};
 
 use crate::errors::Errors;
@@ -11,8 +11,8 @@ use crate::errors::Errors;
 pub(crate) struct Param {
     /// The name as the user wrote it (`self` for the receiver), spanned at their code.
     pub(crate) ident: syn::Ident,
-    /// Where the whole parameter was written, for errors about it.
-    pub(crate) span: Span,
+    /// The whole parameter as written (`&self`, `page: u32`), to span errors about it.
+    pub(crate) tokens: TokenStream,
 }
 
 impl Param {
@@ -24,7 +24,7 @@ impl Param {
 pub(crate) struct Params {
     pub(crate) named: Vec<Param>,
     /// Parameters written as patterns (`(a, b): (u8, u8)`, `_: Db`), which no template can name.
-    pub(crate) unnamed: Vec<Span>,
+    pub(crate) unnamed: Vec<TokenStream>,
 }
 
 impl Params {
@@ -35,14 +35,14 @@ impl Params {
             match input {
                 FnArg::Receiver(receiver) => named.push(Param {
                     ident: syn::Ident::new("self", receiver.self_token.span),
-                    span: receiver.span(),
+                    tokens: receiver.to_token_stream(),
                 }),
                 FnArg::Typed(typed) => match &*typed.pat {
                     Pat::Ident(pat) if pat.subpat.is_none() => named.push(Param {
                         ident: pat.ident.clone(),
-                        span: typed.span(),
+                        tokens: typed.to_token_stream(),
                     }),
-                    other => unnamed.push(other.span()),
+                    other => unnamed.push(other.to_token_stream()),
                 },
             }
         }

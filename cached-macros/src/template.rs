@@ -308,9 +308,11 @@ impl Placeholder {
         })
     }
 
-    /// One step of key building, spanned at the template so that a value whose type is not a
-    /// key part is reported there.
-    fn expand(&self, span: Span) -> TokenStream {
+    /// One step of key building, located at the template so that a value whose type is not a
+    /// key part is reported there. The span keeps the macro's own context, so rustc does not
+    /// offer fixes that would rewrite the template literal into Rust code.
+    fn expand(&self, template_span: Span) -> TokenStream {
+        let span = Span::call_site().located_at(template_span);
         let root = syn::Ident::new(&self.root, span);
         let fields = self.fields.iter().map(|field| match field.parse::<u32>() {
             Ok(index) => {

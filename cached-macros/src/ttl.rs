@@ -47,7 +47,7 @@ impl Ttl {
                 return None;
             }
             other => {
-                errors.push_spanned(other, format!("`ttl` must be a literal; {FORMS}"));
+                errors.push_spanned(other, format!("`ttl` takes a literal: {FORMS}"));
                 return None;
             }
         };

@@ -13,7 +13,7 @@ use serde::de::DeserializeOwned;
 
 const HEADER: &[u8] = b"rc1\n";
 
-pub(crate) fn encode<T: Serialize + ?Sized>(value: &T) -> serde_json::Result<Vec<u8>> {
+pub(crate) fn encode<T: Serialize>(value: &T) -> serde_json::Result<Vec<u8>> {
     let mut bytes = Vec::with_capacity(128);
     bytes.extend_from_slice(HEADER);
     serde_json::to_writer(&mut bytes, value)?;
@@ -21,7 +21,7 @@ pub(crate) fn encode<T: Serialize + ?Sized>(value: &T) -> serde_json::Result<Vec
 }
 
 #[derive(Debug)]
-pub(crate) enum DecodeError {
+pub enum DecodeError {
     /// Not written by this version of redcache (or not by redcache at all).
     UnknownHeader,
     /// The header is ours, the JSON does not fit the type (the type changed since it was stored).

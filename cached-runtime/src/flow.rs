@@ -21,10 +21,33 @@ pub trait CacheValue: Serialize + DeserializeOwned {}
 
 impl<T: Serialize + DeserializeOwned> CacheValue for T {}
 
+/// How a cached value becomes bytes and back. Made where the macro names the cached type, so
+/// a type that is not `Serialize + DeserializeOwned` is reported on the user's return type
+/// and nowhere else.
+pub struct Codec<T> {
+    encode: fn(&T) -> serde_json::Result<Vec<u8>>,
+    decode: fn(&[u8]) -> Result<T, codec::DecodeError>,
+}
+
+/// The JSON codec for `T`.
+#[inline]
+pub fn json_codec<T: CacheValue>() -> Codec<T> {
+    Codec {
+        encode: codec::encode::<T>,
+        decode: codec::decode::<T>,
+    }
+}
+
+impl<T> std::fmt::Debug for Codec<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Codec")
+    }
+}
+
 /// Which part of a function's output is cached, chosen by the macro from the return type.
 pub trait Shape<R> {
     /// The part that is stored.
-    type Value: CacheValue;
+    type Value;
     /// The part of `output` to store, if this output is to be stored.
     fn cacheable(output: &R) -> Option<&Self::Value>;
     /// Rebuilds an output from a stored value.
@@ -35,7 +58,7 @@ pub trait Shape<R> {
 #[derive(Debug)]
 pub enum Whole {}
 
-impl<T: CacheValue> Shape<T> for Whole {
+impl<T> Shape<T> for Whole {
     type Value = T;
     fn cacheable(output: &T) -> Option<&T> {
         Some(output)
@@ -49,7 +72,7 @@ impl<T: CacheValue> Shape<T> for Whole {
 #[derive(Debug)]
 pub enum OkOnly {}
 
-impl<T: CacheValue, E> Shape<Result<T, E>> for OkOnly {
+impl<T, E> Shape<Result<T, E>> for OkOnly {
     type Value = T;
     fn cacheable(output: &Result<T, E>) -> Option<&T> {
         output.as_ref().ok()
@@ -63,7 +86,7 @@ impl<T: CacheValue, E> Shape<Result<T, E>> for OkOnly {
 #[derive(Debug)]
 pub enum SomeOnly {}
 
-impl<T: CacheValue> Shape<Option<T>> for SomeOnly {
+impl<T> Shape<Option<T>> for SomeOnly {
     type Value = T;
     fn cacheable(output: &Option<T>) -> Option<&T> {
         output.as_ref()
@@ -79,6 +102,7 @@ pub async fn get_or_compute<S, R>(
     cache: &Cache,
     key: String,
     ttl: Duration,
+    codec: Codec<S::Value>,
     body: impl Future<Output = R>,
 ) -> R
 where
@@ -86,7 +110,7 @@ where
 {
     let counters = cache.counters();
     let writable = match cache.read(&key).await {
-        Read::Found(bytes) => match codec::decode::<S::Value>(&bytes) {
+        Read::Found(bytes) => match (codec.decode)(&bytes) {
             Ok(value) => {
                 Counters::bump(&counters.hits);
                 return S::from_cached(value);
@@ -104,7 +128,7 @@ where
     let output = body.await;
     if writable {
         if let Some(value) = S::cacheable(&output) {
-            match codec::encode(value) {
+            match (codec.encode)(value) {
                 Ok(bytes) => cache.write(&key, bytes, ttl).await,
                 Err(error) => cache.log_encode_failure(&key, &error),
             }

@@ -42,7 +42,7 @@ use std::sync::Arc;
     message = "`{Self}` cannot be part of a cache key",
     label = "this placeholder's value is a `{Self}`",
     note = "key parts are integers, `bool`, `char`, `str`, `String`, `Option` of these, and types that implement `redcache::KeyPart`",
-    note = "floats are not key parts; for a generic type add a `redcache::KeyPart` bound, or skip the argument with `skip(..)`"
+    note = "floats are not key parts (equal numbers can print differently); to leave an argument out of the key, list it in `skip(..)`"
 )]
 pub trait KeyPart {
     /// Writes this value into the key. Use [`KeyWriter::write_str`] or

@@ -4,7 +4,8 @@
 
 pub use crate::cache::{Cache, global};
 pub use crate::flow::{
-    CacheValue, OkOnly, Shape, SomeOnly, Whole, always, get_or_compute, invalidate_after, is_ok,
+    CacheValue, Codec, OkOnly, Shape, SomeOnly, Whole, always, get_or_compute, invalidate_after,
+    is_ok, json_codec,
 };
 pub use crate::key::{KeyPart, KeyWriter};
 pub use std::time::Duration;
@@ -15,8 +16,3 @@ pub use std::time::Duration;
 pub fn key_part<T: KeyPart + ?Sized>(value: &T) -> &T {
     value
 }
-
-/// Names the cached type at the return type's span, so a type that is not `Serialize +
-/// DeserializeOwned` is reported on the user's return type.
-#[inline(always)]
-pub fn assert_cache_value<T: CacheValue>() {}

@@ -1,0 +1,8 @@
+use redcache::cache;
+
+#[cache(key = "user:<id>", ttl = 60)]
+async fn get_user(id: u64) -> impl std::fmt::Display {
+    id
+}
+
+fn main() {}

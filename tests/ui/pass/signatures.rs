@@ -1,0 +1,113 @@
+//! Signatures users write: generics with bounds, `where` clauses, lifetimes, `impl Trait`
+//! arguments (skipped), `mut` bindings, `?` in the body, early `return`, methods reading
+//! fields, trait impls, and `cache = ..` expressions.
+#![deny(warnings)]
+
+use std::sync::LazyLock;
+
+use redcache::{Cache, KeyPart, cache, invalidate};
+
+static APP_CACHE: LazyLock<Cache> = LazyLock::new(Cache::memory);
+
+#[derive(Debug)]
+struct AppError;
+
+impl From<std::num::ParseIntError> for AppError {
+    fn from(_: std::num::ParseIntError) -> Self {
+        AppError
+    }
+}
+
+#[cache(key = "parse:<text>", ttl = 60, cache = &APP_CACHE)]
+async fn parse(text: &str) -> Result<u64, AppError> {
+    if text.is_empty() {
+        return Ok(0);
+    }
+    let n: u64 = text.parse()?;
+    Ok(n)
+}
+
+#[cache(key = "generic:<id>", ttl = 60)]
+async fn generic<T>(id: T) -> String
+where
+    T: KeyPart + std::fmt::Display + Send,
+{
+    id.to_string()
+}
+
+#[cache(key = "first:<items.0>", ttl = 60, skip(log))]
+async fn first<'a>(items: &'a (u32, u32), log: impl Fn(&str) + Send) -> u32 {
+    log("called");
+    items.0
+}
+
+#[cache(key = "count:<n>", ttl = "1h")]
+async fn count(mut n: u32) -> u32 {
+    n += 1;
+    n
+}
+
+#[cache(key = "hashed:<secret:hash>", ttl = "7d")]
+async fn hashed(secret: String) -> usize {
+    secret.len()
+}
+
+#[cache(ttl = 30)]
+async fn default_key(a: u8, b: Option<String>) -> Vec<String> {
+    vec![a.to_string(), format!("{b:?}")]
+}
+
+struct Repo {
+    cache: Cache,
+    tenant: String,
+}
+
+impl Repo {
+    #[cache(key = "t:<self.tenant>:user:<id>", ttl = 60, cache = &self.cache)]
+    async fn get(&self, id: u64) -> Option<String> {
+        Some(format!("{}:{id}", self.tenant))
+    }
+
+    #[cache(ttl = 60, skip(self))]
+    async fn default_keyed(&self, id: u64) -> u64 {
+        id
+    }
+
+    #[invalidate(keys = ["t:<self.tenant>:user:<id>"], patterns = ["t:<self.tenant>:list:*"], cache = &self.cache)]
+    async fn update(&self, id: u64) -> Result<(), AppError> {
+        let _ = id;
+        Ok(())
+    }
+}
+
+trait Source {
+    fn load(&self, id: u64) -> impl std::future::Future<Output = u64> + Send;
+}
+
+struct Numbers;
+
+impl Source for Numbers {
+    #[cache(key = "numbers:<id>", ttl = 60, skip(self))]
+    async fn load(&self, id: u64) -> u64 {
+        id * 2
+    }
+}
+
+fn main() {
+    let repo = Repo {
+        cache: Cache::memory(),
+        tenant: "acme".into(),
+    };
+    let _ = (
+        parse("1"),
+        generic(5u8),
+        first(&(1, 2), |_| {}),
+        count(1),
+        hashed(String::new()),
+        default_key(1, None),
+        repo.get(1),
+        repo.default_keyed(1),
+        repo.update(1),
+        Numbers.load(1),
+    );
+}
