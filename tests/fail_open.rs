@@ -192,7 +192,7 @@ async fn secrets_are_never_printed() {
     let logs = Arc::new(Mutex::new(Vec::<u8>::new()));
     let writer = {
         let logs = logs.clone();
-        move || LogWriter(logs.clone())
+        move || support::LogWriter(logs.clone())
     };
     let subscriber = tracing_subscriber::fmt()
         .with_writer(writer)
@@ -224,17 +224,4 @@ async fn secrets_are_never_printed() {
         "failures are logged: {logs}"
     );
     assert!(!logs.contains(SECRET), "{logs}");
-}
-
-struct LogWriter(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for LogWriter {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
 }

@@ -156,7 +156,7 @@ fn default_key(
     let mut path = quote!(::core::concat!(::core::module_path!(), "::", #name));
     let mut steps = Vec::new();
     for param in &params.named {
-        if skip.iter().any(|s| *s == param.ident) {
+        if skip.contains(&param.ident) {
             continue;
         }
         if param.is_receiver() {

@@ -26,6 +26,10 @@ impl Deref for Bytes {
 }
 
 #[derive(Debug)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "one per cache, inside its Arc; boxing would add a pointer chase to every call"
+)]
 pub(crate) enum Store {
     Memory(memory::MemoryStore),
     Redis(redis::RedisStore),
