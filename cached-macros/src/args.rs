@@ -55,35 +55,40 @@ impl Parse for RawArgs {
     }
 }
 
-/// An argument that may be given once, remembering where it was given.
+/// An argument that may be given once.
 struct Once<T> {
-    value: Option<(Ident, T)>,
+    given: bool,
+    value: Option<T>,
 }
 
 impl<T> Default for Once<T> {
     fn default() -> Self {
-        Once { value: None }
+        Once {
+            given: false,
+            value: None,
+        }
     }
 }
 
 impl<T> Once<T> {
-    fn set(&mut self, name: &Ident, value: T, errors: &mut Errors) {
-        if self.value.is_some() {
+    /// Reads `arg` with `parse`, or reports it as a duplicate. The one place duplicates are
+    /// detected.
+    fn read(
+        &mut self,
+        arg: &RawArg,
+        errors: &mut Errors,
+        parse: impl FnOnce(&RawArg, &mut Errors) -> Option<T>,
+    ) {
+        if self.given {
+            let name = &arg.name;
             errors.push(
                 name.span(),
                 format!("duplicate argument `{name}`; give it once"),
             );
-        } else {
-            self.value = Some((name.clone(), value));
+            return;
         }
-    }
-
-    fn into_inner(self) -> Option<T> {
-        self.value.map(|(_, value)| value)
-    }
-
-    fn name(&self) -> Option<&Ident> {
-        self.value.as_ref().map(|(name, _)| name)
+        self.given = true;
+        self.value = parse(arg, errors);
     }
 }
 
@@ -104,60 +109,37 @@ impl CacheArgs {
     pub(crate) fn from_raw(raw: RawArgs, errors: &mut Errors) -> CacheArgs {
         let mut key = Once::default();
         let mut ttl = Once::default();
-        let mut ttl_given = false;
         let mut skip = Once::default();
         let mut cache_none = Once::default();
         let mut cache = Once::default();
-        for arg in raw.0 {
-            let name = &arg.name;
-            match name.to_string().as_str() {
-                "key" => {
-                    if let Some(lit) = expect_str(&arg, errors) {
-                        key.set(name, lit, errors);
-                    }
-                }
-                "ttl" => {
-                    ttl_given = true;
-                    if let Some(value) = expect_expr(&arg, "ttl = 3600` or `ttl = \"1h\"", errors) {
-                        if let Some(parsed) = Ttl::parse(value, errors) {
-                            ttl.set(name, parsed, errors);
-                        }
-                    }
-                }
-                "skip" => {
-                    if let Some(idents) = expect_ident_list(&arg, errors) {
-                        skip.set(name, idents, errors);
-                    }
-                }
-                "cache_none" => {
-                    if let Some(flag) = expect_bool(&arg, errors) {
-                        cache_none.set(name, flag, errors);
-                    }
-                }
-                "cache" => {
-                    if let Some(value) = expect_expr(&arg, "cache = &MY_CACHE`", errors) {
-                        cache.set(name, value.clone(), errors);
-                    }
-                }
-                _ => unknown_argument(name, "cache", CACHE_ARGS, errors),
+        for arg in &raw.0 {
+            match arg.name.to_string().as_str() {
+                "key" => key.read(arg, errors, expect_str),
+                "ttl" => ttl.read(arg, errors, |arg, errors| {
+                    let value = expect_expr(arg, "ttl = 3600` or `ttl = \"1h\"", errors)?;
+                    Ttl::parse(value, errors)
+                }),
+                "skip" => skip.read(arg, errors, expect_ident_list),
+                "cache_none" => cache_none.read(arg, errors, expect_bool),
+                "cache" => cache.read(arg, errors, expect_cache),
+                _ => unknown_argument(&arg.name, "cache", CACHE_ARGS, errors),
             }
         }
-        let cache_none = match (cache_none.name().map(Ident::span), cache_none.into_inner()) {
-            (Some(span), Some(flag)) if flag.value => Some(span),
-            _ => None,
-        };
-        if !ttl_given {
+        if !ttl.given {
             errors.push(
                 Span::call_site(),
                 "missing `ttl`; say how long entries live, e.g. `ttl = 3600` (seconds) or `ttl = \"1h\"`",
             );
         }
         CacheArgs {
-            key: key.into_inner(),
-            ttl: ttl.into_inner(),
-            skip: skip.into_inner().unwrap_or_default(),
-            cache_none,
-            cache: cache.into_inner(),
+            key: key.value,
+            ttl: ttl.value,
+            skip: skip.value.unwrap_or_default(),
+            cache_none: cache_none
+                .value
+                .filter(|flag| flag.value)
+                .map(|flag| flag.span),
+            cache: cache.value,
         }
     }
 }
@@ -178,45 +160,23 @@ impl InvalidateArgs {
         let mut pattern = Once::default();
         let mut patterns = Once::default();
         let mut cache = Once::default();
-        for arg in raw.0 {
-            let name = &arg.name;
-            match name.to_string().as_str() {
-                "key" => {
-                    if let Some(lit) = expect_str(&arg, errors) {
-                        key.set(name, lit, errors);
-                    }
-                }
-                "keys" => {
-                    if let Some(list) = expect_str_array(&arg, errors) {
-                        keys.set(name, list, errors);
-                    }
-                }
-                "pattern" => {
-                    if let Some(lit) = expect_str(&arg, errors) {
-                        pattern.set(name, lit, errors);
-                    }
-                }
-                "patterns" => {
-                    if let Some(list) = expect_str_array(&arg, errors) {
-                        patterns.set(name, list, errors);
-                    }
-                }
-                "cache" => {
-                    if let Some(value) = expect_expr(&arg, "cache = &MY_CACHE`", errors) {
-                        cache.set(name, value.clone(), errors);
-                    }
-                }
-                _ => unknown_argument(name, "invalidate", INVALIDATE_ARGS, errors),
+        for arg in &raw.0 {
+            match arg.name.to_string().as_str() {
+                "key" => key.read(arg, errors, expect_str),
+                "keys" => keys.read(arg, errors, expect_str_array),
+                "pattern" => pattern.read(arg, errors, expect_str),
+                "patterns" => patterns.read(arg, errors, expect_str_array),
+                "cache" => cache.read(arg, errors, expect_cache),
+                _ => unknown_argument(&arg.name, "invalidate", INVALIDATE_ARGS, errors),
             }
         }
-        let mut all_keys: Vec<LitStr> = key.into_inner().into_iter().collect();
-        all_keys.extend(keys.into_inner().unwrap_or_default());
-        let mut all_patterns: Vec<LitStr> = pattern.into_inner().into_iter().collect();
-        all_patterns.extend(patterns.into_inner().unwrap_or_default());
+        let one_and_many = |one: Option<LitStr>, many: Option<Vec<LitStr>>| {
+            one.into_iter().chain(many.unwrap_or_default()).collect()
+        };
         InvalidateArgs {
-            keys: all_keys,
-            patterns: all_patterns,
-            cache: cache.into_inner(),
+            keys: one_and_many(key.value, keys.value),
+            patterns: one_and_many(pattern.value, patterns.value),
+            cache: cache.value,
         }
     }
 }
@@ -248,6 +208,10 @@ fn expect_expr<'a>(arg: &'a RawArg, example: &str, errors: &mut Errors) -> Optio
             None
         }
     }
+}
+
+fn expect_cache(arg: &RawArg, errors: &mut Errors) -> Option<Expr> {
+    expect_expr(arg, "cache = &MY_CACHE`", errors).cloned()
 }
 
 fn expect_str(arg: &RawArg, errors: &mut Errors) -> Option<LitStr> {
@@ -297,21 +261,24 @@ fn expect_str_array(arg: &RawArg, errors: &mut Errors) -> Option<Vec<LitStr>> {
     }
 }
 
+/// `name`, `name = true` or `name = false`; the result is spanned at `name`, so errors about
+/// the argument point at it.
 fn expect_bool(arg: &RawArg, errors: &mut Errors) -> Option<LitBool> {
-    match &arg.value {
-        RawValue::Flag => Some(LitBool::new(true, arg.name.span())),
+    let value = match &arg.value {
+        RawValue::Flag => true,
         RawValue::Expr(Expr::Lit(ExprLit {
             lit: Lit::Bool(lit),
             ..
-        })) => Some(lit.clone()),
+        })) => lit.value,
         _ => {
             errors.push(
                 arg.name.span(),
                 format!("`{}` takes `true` or `false`", arg.name),
             );
-            None
+            return None;
         }
-    }
+    };
+    Some(LitBool::new(value, arg.name.span()))
 }
 
 fn expect_ident_list(arg: &RawArg, errors: &mut Errors) -> Option<Vec<Ident>> {

@@ -7,7 +7,7 @@ use syn::{Ident, ItemFn, Type};
 
 use crate::args::{CacheArgs, RawArgs};
 use crate::errors::Errors;
-use crate::expand_common::{cache_handle, fake_return, with_errors};
+use crate::expand_common::{cache_handle, moved_body, with_errors};
 use crate::signature::{self, Params, Shape};
 use crate::suggest::did_you_mean;
 use crate::template::{Kind, Template};
@@ -207,12 +207,7 @@ fn generate(function: ItemFn, plan: Plan) -> TokenStream {
         Shape::OkOnly => quote!(OkOnly),
         Shape::SomeOnly => quote!(SomeOnly),
     };
-    let return_type: Option<&Type> = match &sig.output {
-        syn::ReturnType::Type(_, ty) => Some(ty),
-        syn::ReturnType::Default => None,
-    };
-    let fake_return = fake_return(return_type);
-    let stmts = &block.stmts;
+    let body = moved_body(signature::return_type(&sig), &block);
     // The only place that requires `Serialize + DeserializeOwned`, spanned at the stored type
     // so that a type without them is reported on the user's return type.
     let codec =
@@ -227,10 +222,7 @@ fn generate(function: ItemFn, plan: Plan) -> TokenStream {
                 __redcache_key,
                 ::redcache::__private::Duration::from_millis(#ttl_millis),
                 #codec,
-                async move {
-                    #fake_return
-                    #(#stmts)*
-                },
+                #body,
             )
             .await
         }

@@ -3,7 +3,7 @@
 use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
-use syn::{Expr, Type};
+use syn::{Block, Expr, Type};
 
 use crate::errors::Errors;
 use crate::signature::contains_impl_trait;
@@ -23,9 +23,21 @@ pub(crate) fn cache_handle(cache: Option<&Expr>) -> TokenStream {
     }
 }
 
+/// The user's body as an `async move` block the runtime can run (or drop unrun, on a hit).
+pub(crate) fn moved_body(return_type: Option<&Type>, block: &Block) -> TokenStream {
+    let fake_return = fake_return(return_type);
+    let stmts = &block.stmts;
+    quote! {
+        async move {
+            #fake_return
+            #(#stmts)*
+        }
+    }
+}
+
 /// Tells the compiler the body's type up front, so that `?` and `return` inside the moved
 /// body infer the function's return type, and a wrong value is reported at the user's code.
-pub(crate) fn fake_return(return_type: Option<&Type>) -> TokenStream {
+fn fake_return(return_type: Option<&Type>) -> TokenStream {
     let ty = match return_type {
         Some(ty) if contains_impl_trait(ty) => return TokenStream::new(),
         Some(ty) => quote!(#ty),

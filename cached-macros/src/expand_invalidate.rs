@@ -2,11 +2,11 @@
 
 use proc_macro2::TokenStream;
 use quote::quote;
-use syn::{ItemFn, LitStr, ReturnType};
+use syn::{ItemFn, LitStr};
 
 use crate::args::{InvalidateArgs, RawArgs};
 use crate::errors::Errors;
-use crate::expand_common::{cache_handle, fake_return, with_errors};
+use crate::expand_common::{cache_handle, moved_body, with_errors};
 use crate::signature::{self, Params, Shape};
 use crate::template::{Kind, Template};
 
@@ -46,17 +46,13 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
         sig,
         block,
     } = function;
-    let return_type = match &sig.output {
-        ReturnType::Type(_, ty) => Some(&**ty),
-        ReturnType::Default => None,
-    };
+    let return_type = signature::return_type(&sig);
     let succeeded = match return_type.map(signature::return_shape) {
         Some((Shape::OkOnly, _)) => quote!(::redcache::__private::is_ok),
         _ => quote!(::redcache::__private::always),
     };
-    let fake_return = fake_return(return_type);
+    let body = moved_body(return_type, &block);
     let cache = cache_handle(args.cache.as_ref());
-    let stmts = &block.stmts;
     quote! {
         #(#attrs)*
         #vis #sig {
@@ -66,10 +62,7 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
                 ::std::vec![#(#keys),*],
                 ::std::vec![#(#patterns),*],
                 #succeeded,
-                async move {
-                    #fake_return
-                    #(#stmts)*
-                },
+                #body,
             )
             .await
         }

@@ -100,6 +100,14 @@ fn first_type_argument(arguments: &PathArguments) -> Option<&Type> {
     })
 }
 
+/// The declared return type; `None` for `()` written as nothing.
+pub(crate) fn return_type(sig: &Signature) -> Option<&Type> {
+    match &sig.output {
+        ReturnType::Type(_, ty) => Some(ty),
+        ReturnType::Default => None,
+    }
+}
+
 /// Checks what both macros require of the function: `async`, and no C-variadics.
 pub(crate) fn check_async(sig: &Signature, attribute: &str, errors: &mut Errors) {
     if sig.asyncness.is_none() {

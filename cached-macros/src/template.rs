@@ -50,6 +50,14 @@ fn is_glob_char(c: char) -> bool {
     matches!(c, '*' | '?' | '[' | ']')
 }
 
+/// Walking away from a placeholder through `chars`, the first character no value can contain,
+/// if it is a glob: then the glob can also consume characters of a value.
+fn glob_beside_value(mut chars: impl Iterator<Item = char>) -> Option<char> {
+    chars
+        .find(|&c| !is_value_char(c))
+        .filter(|&c| is_glob_char(c))
+}
+
 impl Template {
     pub(crate) fn parse(lit: &LitStr, kind: Kind, errors: &mut Errors) -> Option<Template> {
         let text = lit.value();
@@ -145,57 +153,37 @@ impl Template {
     /// In a pattern, a glob directly beside a placeholder (`user:<id>*`) also matches other
     /// values that start or end like this one (ids 10 to 19 for id 1).
     fn check_globs_next_to_values(&self, text: &str, errors: &mut Errors) -> bool {
+        let literal_at = |index: Option<usize>| match index.and_then(|i| self.segments.get(i)) {
+            Some(Segment::Literal(literal)) => literal.as_str(),
+            _ => "",
+        };
         let mut ok = true;
         for (i, segment) in self.segments.iter().enumerate() {
             let Segment::Value(value) = segment else {
                 continue;
             };
-            if let Some(Segment::Literal(after)) = self.segments.get(i + 1) {
-                if let Some(glob) = after
-                    .chars()
-                    .find(|&c| !is_value_char(c))
-                    .filter(|&c| is_glob_char(c))
-                {
-                    let fixed = text.replacen(
-                        &format!("{}{}", value.written, after),
-                        &format!("{}:{}", value.written, after),
-                        1,
-                    );
-                    errors.push(
-                        self.span,
-                        format!(
-                            "`{glob}` right after `{written}` also matches longer values (with `{root}` = 1 it matches 10 to 19 too); put a separator between them: {fixed:?}",
-                            written = value.written,
-                            root = value.root,
-                        ),
-                    );
-                    ok = false;
-                }
+            let (written, root) = (&value.written, &value.root);
+            let after = literal_at(Some(i + 1));
+            if let Some(glob) = glob_beside_value(after.chars()) {
+                let fixed = text.replacen(written, &format!("{written}:"), 1);
+                errors.push(
+                    self.span,
+                    format!(
+                        "`{glob}` right after `{written}` also matches longer values (with `{root}` = 1 it matches 10 to 19 too); put a separator between them: {fixed:?}"
+                    ),
+                );
+                ok = false;
             }
-            if i > 0 {
-                if let Some(Segment::Literal(before)) = self.segments.get(i - 1) {
-                    if let Some(glob) = before
-                        .chars()
-                        .rev()
-                        .find(|&c| !is_value_char(c))
-                        .filter(|&c| is_glob_char(c))
-                    {
-                        let fixed = text.replacen(
-                            &format!("{}{}", before, value.written),
-                            &format!("{}:{}", before, value.written),
-                            1,
-                        );
-                        errors.push(
-                            self.span,
-                            format!(
-                                "`{glob}` right before `{written}` also matches values that end like this one (with `{root}` = 1 it matches 11, 21, ... too); put a separator between them: {fixed:?}",
-                                written = value.written,
-                                root = value.root,
-                            ),
-                        );
-                        ok = false;
-                    }
-                }
+            let before = literal_at(i.checked_sub(1));
+            if let Some(glob) = glob_beside_value(before.chars().rev()) {
+                let fixed = text.replacen(written, &format!(":{written}"), 1);
+                errors.push(
+                    self.span,
+                    format!(
+                        "`{glob}` right before `{written}` also matches values that end like this one (with `{root}` = 1 it matches 11, 21, ... too); put a separator between them: {fixed:?}"
+                    ),
+                );
+                ok = false;
             }
         }
         ok

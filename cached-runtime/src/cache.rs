@@ -138,7 +138,7 @@ impl Cache {
         }
     }
 
-    /// Deletes exact keys, then every key matching each pattern. Returns how many went.
+    /// Deletes exact keys, then every key matching each pattern; counts them in `invalidated`.
     pub(crate) async fn delete(&self, keys: &[String], patterns: &[String]) {
         let deleted = match &self.inner.store {
             Store::Memory(memory) => {
@@ -149,10 +149,13 @@ impl Cache {
                         .sum::<u64>()
             }
             Store::Redis(redis) => {
-                let mut deleted = self
-                    .guarded("UNLINK", redis.unlink(keys))
-                    .await
-                    .unwrap_or(0);
+                let mut deleted = 0;
+                if !keys.is_empty() {
+                    deleted += self
+                        .guarded("UNLINK", redis.unlink(keys))
+                        .await
+                        .unwrap_or(0);
+                }
                 for pattern in patterns {
                     deleted += self.delete_matching(redis, pattern).await;
                 }
@@ -228,13 +231,11 @@ impl Cache {
                 %error,
                 "redis unavailable; circuit breaker open, cached functions run their body until it recovers"
             );
-        } else if let Some(held_back) = self.inner.log.admit() {
-            tracing::warn!(
-                target: "redcache",
+        } else {
+            self.log_absorbed(
+                "cache operation failed; the function body ran instead",
                 op,
-                %error,
-                similar_failures_not_logged = held_back,
-                "cache operation failed; the function body ran instead"
+                error,
             );
         }
     }
@@ -242,26 +243,31 @@ impl Cache {
     pub(crate) fn log_decode_failure(&self, key: &str, error: &dyn fmt::Display) {
         Counters::bump(&self.inner.counters.errors);
         Counters::bump(&self.inner.counters.decode_errors);
-        if let Some(held_back) = self.inner.log.admit() {
-            tracing::warn!(
-                target: "redcache",
-                key,
-                %error,
-                similar_failures_not_logged = held_back,
-                "cached entry does not decode; treating it as a miss and overwriting it"
-            );
-        }
+        self.log_absorbed(
+            "cached entry does not decode; treated as a miss and overwritten",
+            key,
+            error,
+        );
     }
 
     pub(crate) fn log_encode_failure(&self, key: &str, error: &serde_json::Error) {
         Counters::bump(&self.inner.counters.errors);
+        self.log_absorbed(
+            "value does not serialize to JSON; returned but not cached",
+            key,
+            error,
+        );
+    }
+
+    /// Logs a failure the caller did not see, at most one line per interval.
+    fn log_absorbed(&self, what: &str, context: &str, error: &dyn fmt::Display) {
         if let Some(held_back) = self.inner.log.admit() {
             tracing::warn!(
                 target: "redcache",
-                key,
+                context,
                 %error,
                 similar_failures_not_logged = held_back,
-                "value does not serialize to JSON; it was returned but not cached"
+                "{what}"
             );
         }
     }

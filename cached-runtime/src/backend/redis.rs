@@ -81,7 +81,7 @@ impl RedisStore {
 
     pub(crate) async fn unlink(&self, keys: &[impl AsRef<[u8]>]) -> RedisResult<u64> {
         if keys.is_empty() {
-            return Ok(0);
+            return Ok(0); // UNLINK needs at least one key; a SCAN page may have none
         }
         let mut conn = self.connection()?;
         let mut cmd = redis::cmd("UNLINK");
