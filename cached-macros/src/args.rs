@@ -9,9 +9,9 @@ use syn::parse::{Parse, ParseStream};
 use syn::punctuated::Punctuated;
 use syn::{Expr, ExprLit, Ident, Lit, LitBool, LitStr, Token};
 
+use crate::duration::{parse_millis, parse_percent};
 use crate::errors::Errors;
 use crate::suggest::did_you_mean;
-use crate::ttl::Ttl;
 
 /// One argument as written.
 pub(crate) struct RawArg {
@@ -95,15 +95,29 @@ impl<T> Once<T> {
 /// The arguments of `#[cache(..)]`.
 pub(crate) struct CacheArgs {
     pub(crate) key: Option<LitStr>,
-    /// `None` when `ttl` was missing or invalid (already reported).
-    pub(crate) ttl: Option<Ttl>,
+    /// Milliseconds; `None` when `ttl` was missing or invalid (already reported).
+    pub(crate) ttl_millis: Option<u64>,
     pub(crate) skip: Vec<Ident>,
-    /// Where `cache_none = true` was written, if it was.
+    /// Where `cache_none = true` was written, if it was (likewise for the other flags).
     pub(crate) cache_none: Option<Span>,
     pub(crate) cache: Option<Expr>,
+    pub(crate) stale_millis: Option<u64>,
+    pub(crate) fail_safe: Option<Span>,
+    pub(crate) jitter_percent: Option<u8>,
+    pub(crate) lock: Option<Span>,
 }
 
-const CACHE_ARGS: &[&str] = &["key", "ttl", "skip", "cache_none", "cache"];
+const CACHE_ARGS: &[&str] = &[
+    "key",
+    "ttl",
+    "skip",
+    "cache_none",
+    "cache",
+    "stale",
+    "fail_safe",
+    "jitter",
+    "lock",
+];
 
 impl CacheArgs {
     pub(crate) fn from_raw(raw: RawArgs, errors: &mut Errors) -> CacheArgs {
@@ -112,16 +126,23 @@ impl CacheArgs {
         let mut skip = Once::default();
         let mut cache_none = Once::default();
         let mut cache = Once::default();
+        let mut stale = Once::default();
+        let mut fail_safe = Once::default();
+        let mut jitter = Once::default();
+        let mut lock = Once::default();
         for arg in &raw.0 {
             match arg.name.to_string().as_str() {
                 "key" => key.read(arg, errors, expect_str),
-                "ttl" => ttl.read(arg, errors, |arg, errors| {
-                    let value = expect_expr(arg, "ttl = 3600` or `ttl = \"1h\"", errors)?;
-                    Ttl::parse(value, errors)
-                }),
+                "ttl" => ttl.read(arg, errors, expect_duration),
                 "skip" => skip.read(arg, errors, expect_ident_list),
                 "cache_none" => cache_none.read(arg, errors, expect_bool),
                 "cache" => cache.read(arg, errors, expect_cache),
+                "stale" => stale.read(arg, errors, expect_duration),
+                "fail_safe" => fail_safe.read(arg, errors, expect_bool),
+                "jitter" => jitter.read(arg, errors, |arg, errors| {
+                    parse_percent(expect_expr(arg, "jitter = \"10%\"`", errors)?, errors)
+                }),
+                "lock" => lock.read(arg, errors, expect_bool),
                 _ => unknown_argument(&arg.name, "cache", CACHE_ARGS, errors),
             }
         }
@@ -131,15 +152,17 @@ impl CacheArgs {
                 "missing `ttl`; say how long entries live, e.g. `ttl = 3600` (seconds) or `ttl = \"1h\"`",
             );
         }
+        let set = |flag: Option<LitBool>| flag.filter(|flag| flag.value).map(|flag| flag.span);
         CacheArgs {
             key: key.value,
-            ttl: ttl.value,
+            ttl_millis: ttl.value,
             skip: skip.value.unwrap_or_default(),
-            cache_none: cache_none
-                .value
-                .filter(|flag| flag.value)
-                .map(|flag| flag.span),
+            cache_none: set(cache_none.value),
             cache: cache.value,
+            stale_millis: stale.value,
+            fail_safe: set(fail_safe.value),
+            jitter_percent: jitter.value,
+            lock: set(lock.value),
         }
     }
 }
@@ -208,6 +231,15 @@ fn expect_expr<'a>(arg: &'a RawArg, example: &str, errors: &mut Errors) -> Optio
             None
         }
     }
+}
+
+fn expect_duration(arg: &RawArg, errors: &mut Errors) -> Option<u64> {
+    let example = format!("{} = 3600` or `{} = \"1h\"", arg.name, arg.name);
+    parse_millis(
+        &arg.name.to_string(),
+        expect_expr(arg, &example, errors)?,
+        errors,
+    )
 }
 
 fn expect_cache(arg: &RawArg, errors: &mut Errors) -> Option<Expr> {

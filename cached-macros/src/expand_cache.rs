@@ -30,7 +30,8 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
 /// Everything validated that the generated code needs.
 struct Plan {
     key: TokenStream,
-    ttl_millis: u64,
+    /// A `Policy` expression: ttl and the resilience options.
+    policy: TokenStream,
     shape: Shape,
     /// The type that is stored: `T` of `Result<T, E>` or `Option<T>`, else the return type.
     value_type: Type,
@@ -79,13 +80,47 @@ fn plan(args: TokenStream, function: &ItemFn, errors: &mut Errors) -> Option<Pla
         }
         (shape, None) => (shape, value_type),
     };
+    let policy = policy(&args, shape, errors);
     Some(Plan {
         key,
-        ttl_millis: args.ttl?.millis,
+        policy: policy?,
         shape,
         value_type: value_type.clone(),
         cache: cache_handle(args.cache.as_ref()),
     })
+}
+
+/// The `Policy` expression, after checking that the options fit together.
+fn policy(args: &CacheArgs, shape: Shape, errors: &mut Errors) -> Option<TokenStream> {
+    if let Some(span) = args.fail_safe {
+        if args.stale_millis.is_none() {
+            errors.push(
+                span,
+                "`fail_safe` answers an error with the stale value, so it needs `stale = ..`; add `stale = \"5m\"` (how long an old value may still be served)",
+            );
+        }
+        if shape != Shape::OkOnly {
+            errors.push(
+                span,
+                "`fail_safe` replaces an `Err` with the stale value, so it needs a function returning `Result`; remove it",
+            );
+        }
+    }
+    let ttl = args.ttl_millis?;
+    let mut policy = quote!(::redcache::__private::Policy::new(#ttl));
+    if let Some(stale) = args.stale_millis {
+        policy.extend(quote!(.stale(#stale)));
+    }
+    if let Some(percent) = args.jitter_percent {
+        policy.extend(quote!(.jitter(#percent)));
+    }
+    if args.fail_safe.is_some() {
+        policy.extend(quote!(.fail_safe()));
+    }
+    if args.lock.is_some() {
+        policy.extend(quote!(.lock()));
+    }
+    Some(policy)
 }
 
 fn check_skips(skip: &[Ident], params: &Params, errors: &mut Errors) {
@@ -197,7 +232,7 @@ fn generate(function: ItemFn, plan: Plan) -> TokenStream {
     } = function;
     let Plan {
         key,
-        ttl_millis,
+        policy,
         shape,
         value_type,
         cache,
@@ -220,7 +255,7 @@ fn generate(function: ItemFn, plan: Plan) -> TokenStream {
             ::redcache::__private::get_or_compute::<::redcache::__private::#shape, _>(
                 __redcache_cache,
                 __redcache_key,
-                ::redcache::__private::Duration::from_millis(#ttl_millis),
+                #policy,
                 #codec,
                 #body,
             )

@@ -8,6 +8,7 @@
 use proc_macro::TokenStream;
 
 mod args;
+mod duration;
 mod errors;
 mod expand_cache;
 mod expand_common;
@@ -15,7 +16,6 @@ mod expand_invalidate;
 mod signature;
 mod suggest;
 mod template;
-mod ttl;
 
 /// Caches an async function's result: see the `redcache` crate's documentation.
 ///

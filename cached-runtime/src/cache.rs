@@ -8,14 +8,17 @@ use std::time::Duration;
 use crate::backend::memory::MemoryStore;
 use crate::backend::redis::{RedisStore, is_unavailable};
 use crate::backend::{Bytes, Store};
+use crate::codec::{self, Entry};
 use crate::error::Error;
 use crate::key::{KeyWriter, escape_glob};
-use crate::policy::{Breaker, LogLimiter};
+use crate::policy::{Breaker, Flights, LogLimiter};
 use crate::stats::{Counters, Stats};
 
 const DEFAULT_OP_TIMEOUT: Duration = Duration::from_millis(200);
 const DEFAULT_BREAKER_COOLDOWN: Duration = Duration::from_millis(500);
 const DEFAULT_MEMORY_CAPACITY: u64 = 100_000;
+const DEFAULT_LEASE_TIMEOUT: Duration = Duration::from_secs(10);
+const DEFAULT_LOCK_WAIT: Duration = Duration::from_secs(2);
 
 /// A cache: the in-process memory store or a Redis server, with a key prefix, an operation
 /// timeout, a circuit breaker and counters.
@@ -43,7 +46,10 @@ struct Inner {
     /// The prefix with glob characters escaped, for `SCAN MATCH` patterns.
     pattern_prefix: String,
     op_timeout: Duration,
+    lease_timeout: Duration,
+    lock_wait: Duration,
     breaker: Breaker,
+    flights: Flights,
     counters: Counters,
     log: LogLimiter,
 }
@@ -104,6 +110,10 @@ impl Cache {
         &self.inner.counters
     }
 
+    pub(crate) fn flights(&self) -> &Flights {
+        &self.inner.flights
+    }
+
     /// Reads the bytes at `key`.
     pub(crate) async fn read(&self, key: &str) -> Read {
         match &self.inner.store {
@@ -114,27 +124,112 @@ impl Cache {
             Store::Redis(redis) => match self.guarded("GET", redis.get(key)).await {
                 Ok(Some(bytes)) => Read::Found(Bytes::Owned(bytes)),
                 Ok(None) => Read::Absent,
-                // Redis answered, but not with a string (a key of another type): the entry is
-                // unusable, and a write will replace it.
-                Err(Failure::BadEntry) => Read::Absent,
+                Err(Failure::BadEntry) => Read::WrongType,
                 Err(Failure::Unavailable) => Read::Unavailable,
             },
         }
     }
 
-    pub(crate) async fn write(&self, key: &str, bytes: Vec<u8>, ttl: Duration) {
-        let written = match &self.inner.store {
-            Store::Memory(memory) => {
+    /// Decides how the caller that is about to run the body may store its value, given what
+    /// it saw at `key`. For an absent key this plants a lease: an invalidation of the key
+    /// deletes it, and the value is then not written (see `store`).
+    pub(crate) async fn claim(&self, key: &str, seen: Seen) -> Permit {
+        match seen {
+            Seen::Absent => {}
+            Seen::Entry(bytes) => return Permit::Replace(bytes),
+            Seen::WrongType => return Permit::Overwrite,
+            Seen::Lease => return Permit::Taken,
+            Seen::Unavailable => return Permit::Nothing,
+        }
+        let lease: Arc<[u8]> = codec::new_lease().into();
+        let lease_ttl = self.inner.lease_timeout;
+        let planted = match &self.inner.store {
+            Store::Memory(memory) => Ok(memory.set_if_absent(key, lease.clone(), lease_ttl)),
+            Store::Redis(redis) => {
+                self.guarded("SET NX", redis.set_if_absent(key, &lease, lease_ttl))
+                    .await
+            }
+        };
+        match planted {
+            Ok(true) => Permit::Lease(lease),
+            Ok(false) => Permit::Taken,
+            Err(_) => Permit::Nothing,
+        }
+    }
+
+    /// Stores `bytes` at `key` as far as `permit` allows: over our own lease, over the exact
+    /// bytes we saw, or over a key of another type. If an invalidation removed the lease (or
+    /// the entry) meanwhile, nothing is written: the value may predate the invalidation.
+    pub(crate) async fn store(&self, key: &str, permit: Permit, bytes: Arc<[u8]>, ttl: Duration) {
+        let written = match (&self.inner.store, permit) {
+            (_, Permit::Taken | Permit::Nothing) => false,
+            (Store::Memory(memory), Permit::Lease(lease)) => {
+                memory.replace_if(key, &lease, bytes, ttl)
+            }
+            (Store::Memory(memory), Permit::Replace(seen)) => {
+                memory.replace_if(key, &seen, bytes, ttl)
+            }
+            (Store::Memory(memory), Permit::Overwrite) => {
                 memory.set(key, bytes, ttl);
                 true
             }
-            Store::Redis(redis) => self
+            (Store::Redis(redis), Permit::Lease(lease)) => self
+                .guarded("EVALSHA", redis.replace_if(key, &lease, &bytes, ttl))
+                .await
+                .unwrap_or(false),
+            (Store::Redis(redis), Permit::Replace(seen)) => self
+                .guarded("EVALSHA", redis.replace_if(key, &seen, &bytes, ttl))
+                .await
+                .unwrap_or(false),
+            (Store::Redis(redis), Permit::Overwrite) => self
                 .guarded("SET", redis.set(key, &bytes, ttl))
                 .await
                 .is_ok(),
         };
-        if written {
-            Counters::bump(&self.inner.counters.writes);
+        let counter = if written {
+            &self.inner.counters.writes
+        } else {
+            &self.inner.counters.writes_skipped
+        };
+        Counters::bump(counter);
+    }
+
+    /// Gives up a claim without storing anything: our lease, if any, is released at once so
+    /// that waiters elsewhere need not sit out its timeout.
+    pub(crate) async fn release(&self, key: &str, permit: Permit) {
+        let Permit::Lease(lease) = permit else {
+            return;
+        };
+        match &self.inner.store {
+            Store::Memory(memory) => memory.delete_if(key, &lease),
+            Store::Redis(redis) => {
+                let _ = self.guarded("EVALSHA", redis.delete_if(key, &lease)).await;
+            }
+        }
+    }
+
+    /// With `lock = true`, when another caller (in another process) holds the lease: waits,
+    /// bounded by the lock wait, for its value to appear or its lease to go.
+    pub(crate) async fn wait_for_lease_holder(&self, key: &str) -> Waited {
+        let deadline = tokio::time::Instant::now() + self.inner.lock_wait;
+        let mut pause = Duration::from_millis(5);
+        loop {
+            let now = tokio::time::Instant::now();
+            if now >= deadline {
+                return Waited::GaveUp;
+            }
+            tokio::time::sleep(pause.min(deadline - now)).await;
+            pause = (pause * 2).min(Duration::from_millis(50));
+            match self.read(key).await {
+                Read::Found(bytes) if codec::parse(&bytes).is_ok_and(|e| e == Entry::Lease) => {}
+                Read::Found(bytes) => return Waited::Found(bytes),
+                Read::Absent => match self.claim(key, Seen::Absent).await {
+                    Permit::Taken => {}
+                    permit => return Waited::Free(permit),
+                },
+                Read::WrongType => return Waited::Free(Permit::Overwrite),
+                Read::Unavailable => return Waited::Free(Permit::Nothing),
+            }
         }
     }
 
@@ -259,6 +354,14 @@ impl Cache {
         );
     }
 
+    pub(crate) fn log_fail_safe(&self, key: &str) {
+        self.log_absorbed(
+            "the function failed; answered with the stale value (fail_safe)",
+            key,
+            &"body returned an error",
+        );
+    }
+
     /// Logs a failure the caller did not see, at most one line per interval.
     fn log_absorbed(&self, what: &str, context: &str, error: &dyn fmt::Display) {
         if let Some(held_back) = self.inner.log.admit() {
@@ -273,13 +376,50 @@ impl Cache {
     }
 }
 
-/// The outcome of a read, as the caching flow needs it.
+/// The outcome of a read.
 pub(crate) enum Read {
+    /// Bytes are there: a value, a lease or garbage (the caller parses them).
     Found(Bytes),
-    /// Nothing usable there: run the body and write.
     Absent,
-    /// The store could not be asked: run the body, and do not try to write either.
+    /// Redis answered with an error about this key (a key of another type).
+    WrongType,
+    /// The store could not be asked.
     Unavailable,
+}
+
+/// What a caller that is about to run the body saw at its key.
+pub(crate) enum Seen {
+    Absent,
+    /// A stale or undecodable entry.
+    Entry(Bytes),
+    WrongType,
+    /// Another caller's lease.
+    Lease,
+    Unavailable,
+}
+
+/// How the body's value may be stored.
+pub(crate) enum Permit {
+    /// Over our own lease, if it is still there.
+    Lease(Arc<[u8]>),
+    /// Over the exact bytes we saw, if they are still there.
+    Replace(Bytes),
+    /// Unconditionally: a key of another Redis type, which a compare-and-set cannot read.
+    Overwrite,
+    /// Someone else holds the lease; do not write.
+    Taken,
+    /// The store is unavailable; do not write (the caller would wait a second time).
+    Nothing,
+}
+
+/// The end of a wait for another process's lease.
+pub(crate) enum Waited {
+    /// Bytes appeared (normally the holder's value).
+    Found(Bytes),
+    /// The lease went away; here is our own claim.
+    Free(Permit),
+    /// The lock wait ran out.
+    GaveUp,
 }
 
 enum Failure {
@@ -306,6 +446,8 @@ pub struct CacheBuilder {
     op_timeout: Duration,
     breaker_cooldown: Duration,
     memory_capacity: u64,
+    lease_timeout: Duration,
+    lock_wait: Duration,
 }
 
 impl Default for CacheBuilder {
@@ -316,6 +458,8 @@ impl Default for CacheBuilder {
             op_timeout: DEFAULT_OP_TIMEOUT,
             breaker_cooldown: DEFAULT_BREAKER_COOLDOWN,
             memory_capacity: DEFAULT_MEMORY_CAPACITY,
+            lease_timeout: DEFAULT_LEASE_TIMEOUT,
+            lock_wait: DEFAULT_LOCK_WAIT,
         }
     }
 }
@@ -328,6 +472,8 @@ impl fmt::Debug for CacheBuilder {
             .field("op_timeout", &self.op_timeout)
             .field("breaker_cooldown", &self.breaker_cooldown)
             .field("memory_capacity", &self.memory_capacity)
+            .field("lease_timeout", &self.lease_timeout)
+            .field("lock_wait", &self.lock_wait)
             .finish()
     }
 }
@@ -371,20 +517,35 @@ impl CacheBuilder {
         self
     }
 
+    /// How long a miss holds its lease on the key (default 10 s). The lease is what lets an
+    /// invalidation stop an older value from being written, and what `lock = true` waits on.
+    /// A body that runs longer than this returns its value but does not cache it.
+    pub fn lease_timeout(mut self, timeout: Duration) -> Self {
+        self.lease_timeout = timeout;
+        self
+    }
+
+    /// With `lock = true`, the longest a call waits for another process computing the same
+    /// key before running the body itself (default 2 s).
+    pub fn lock_wait(mut self, wait: Duration) -> Self {
+        self.lock_wait = wait;
+        self
+    }
+
     /// Builds the cache. Never connects and never waits: fails only on a malformed URL or an
     /// out-of-range option.
     pub fn build(self) -> Result<Cache, Error> {
-        if self.op_timeout.is_zero() {
-            return Err(Error::InvalidOption {
-                option: "op_timeout",
-                reason: "must be greater than zero".into(),
-            });
-        }
-        if self.breaker_cooldown.is_zero() {
-            return Err(Error::InvalidOption {
-                option: "breaker_cooldown",
-                reason: "must be greater than zero".into(),
-            });
+        for (option, value) in [
+            ("op_timeout", self.op_timeout),
+            ("breaker_cooldown", self.breaker_cooldown),
+            ("lease_timeout", self.lease_timeout),
+        ] {
+            if value.is_zero() {
+                return Err(Error::InvalidOption {
+                    option,
+                    reason: "must be greater than zero".into(),
+                });
+            }
         }
         let store = match &self.url {
             None => Store::Memory(MemoryStore::new(self.memory_capacity)),
@@ -404,7 +565,10 @@ impl CacheBuilder {
                 prefix: self.prefix,
                 pattern_prefix,
                 op_timeout: self.op_timeout,
+                lease_timeout: self.lease_timeout,
+                lock_wait: self.lock_wait,
                 breaker: Breaker::new(self.breaker_cooldown),
+                flights: Flights::default(),
                 counters: Counters::default(),
                 log: LogLimiter::new(),
             }),

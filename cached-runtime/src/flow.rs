@@ -7,8 +7,12 @@ use std::time::Duration;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::cache::{Cache, Read};
-use crate::codec;
+use std::sync::Arc;
+
+use crate::cache::{Cache, Permit, Read, Seen, Waited};
+use crate::codec::{self, Entry};
+use crate::policy::flight::{Landed, Role};
+use crate::random;
 use crate::stats::Counters;
 
 /// A value that can be cached: `Serialize + DeserializeOwned`.
@@ -25,7 +29,7 @@ impl<T: Serialize + DeserializeOwned> CacheValue for T {}
 /// a type that is not `Serialize + DeserializeOwned` is reported on the user's return type
 /// and nowhere else.
 pub struct Codec<T> {
-    encode: fn(&T) -> serde_json::Result<Vec<u8>>,
+    encode: fn(&T, Option<u64>) -> serde_json::Result<Vec<u8>>,
     decode: fn(&[u8]) -> Result<T, codec::DecodeError>,
 }
 
@@ -34,7 +38,7 @@ pub struct Codec<T> {
 pub fn json_codec<T: CacheValue>() -> Codec<T> {
     Codec {
         encode: codec::encode::<T>,
-        decode: codec::decode::<T>,
+        decode: codec::decode_json::<T>,
     }
 }
 
@@ -96,12 +100,77 @@ impl<T> Shape<Option<T>> for SomeOnly {
     }
 }
 
-/// Cache-aside: answer from `key` if it holds a decodable value, else run `body` and store
-/// what [`Shape::cacheable`] picks out of its output for `ttl`.
+/// The options of one `#[cache]` function, checked by the macro and built as a constant.
+#[derive(Debug, Clone, Copy)]
+pub struct Policy {
+    ttl: Duration,
+    stale: Duration,
+    jitter_percent: u8,
+    fail_safe: bool,
+    lock: bool,
+}
+
+impl Policy {
+    /// Entries live `ttl_ms` milliseconds.
+    pub const fn new(ttl_ms: u64) -> Policy {
+        Policy {
+            ttl: Duration::from_millis(ttl_ms),
+            stale: Duration::ZERO,
+            jitter_percent: 0,
+            fail_safe: false,
+            lock: false,
+        }
+    }
+
+    /// `stale = ..`: after `ttl`, serve the old value for this long while one caller
+    /// refreshes it.
+    pub const fn stale(mut self, stale_ms: u64) -> Policy {
+        self.stale = Duration::from_millis(stale_ms);
+        self
+    }
+
+    /// `jitter = "N%"`: shorten each entry's TTL by a random amount up to N% of it.
+    pub const fn jitter(mut self, percent: u8) -> Policy {
+        self.jitter_percent = percent;
+        self
+    }
+
+    /// `fail_safe = true`: a body error is answered with the stale value, if there is one.
+    pub const fn fail_safe(mut self) -> Policy {
+        self.fail_safe = true;
+        self
+    }
+
+    /// `lock = true`: wait (bounded) for another process computing the same key.
+    pub const fn lock(mut self) -> Policy {
+        self.lock = true;
+        self
+    }
+
+    /// This write's freshness period, jitter applied.
+    fn fresh_for(&self) -> Duration {
+        if self.jitter_percent == 0 {
+            return self.ttl;
+        }
+        let ttl_ms = self.ttl.as_millis() as u64;
+        let spread = ttl_ms / 100 * u64::from(self.jitter_percent)
+            + ttl_ms % 100 * u64::from(self.jitter_percent) / 100;
+        Duration::from_millis(ttl_ms - random::up_to(spread))
+    }
+}
+
+/// Cache-aside, with the protections of the options in `policy`.
+///
+/// 1. Read the key. A fresh value is returned (a hit).
+/// 2. Otherwise join the key's flight in this process: followers get the leader's value
+///    (or, if they hold a stale value, return it at once); the leader goes on.
+/// 3. The leader claims the key (a lease for an absent key), waits for another process's
+///    lease with `lock = true`, runs the body, hands the value to its followers, and stores
+///    it unless an invalidation came in between.
 pub async fn get_or_compute<S, R>(
     cache: &Cache,
     key: String,
-    ttl: Duration,
+    policy: Policy,
     codec: Codec<S::Value>,
     body: impl Future<Output = R>,
 ) -> R
@@ -109,32 +178,131 @@ where
     S: Shape<R>,
 {
     let counters = cache.counters();
-    let writable = match cache.read(&key).await {
-        Read::Found(bytes) => match (codec.decode)(&bytes) {
-            Ok(value) => {
-                Counters::bump(&counters.hits);
-                return S::from_cached(value);
-            }
+    let mut stale = None;
+    let seen = match cache.read(&key).await {
+        Read::Found(bytes) => match codec::parse(&bytes) {
+            Ok(Entry::Value {
+                fresh_until_ms,
+                json,
+            }) => match (codec.decode)(json) {
+                Ok(value) if fresh_until_ms.is_none_or(|until| now_ms() < until) => {
+                    Counters::bump(&counters.hits);
+                    return S::from_cached(value);
+                }
+                Ok(value) => {
+                    stale = Some(value);
+                    Seen::Entry(bytes)
+                }
+                Err(error) => {
+                    cache.log_decode_failure(&key, &error);
+                    Seen::Entry(bytes)
+                }
+            },
+            Ok(Entry::Lease) => Seen::Lease,
             Err(error) => {
                 cache.log_decode_failure(&key, &error);
-                true
+                Seen::Entry(bytes)
             }
         },
-        Read::Absent => true,
-        // Do not queue a write behind a read that just failed: the caller would wait twice.
-        Read::Unavailable => false,
+        Read::Absent => Seen::Absent,
+        Read::WrongType => Seen::WrongType,
+        Read::Unavailable => Seen::Unavailable,
     };
+
+    let leader = loop {
+        let follower = match cache.flights().join(&key) {
+            Role::Leader(leader) => break leader,
+            Role::Follower(follower) => follower,
+        };
+        if let Some(value) = stale {
+            Counters::bump(&counters.hits);
+            Counters::bump(&counters.stale_served);
+            return S::from_cached(value);
+        }
+        match follower.wait().await {
+            Some(Landed::Value(bytes)) => {
+                if let Some(value) = decode_value(&codec, &bytes) {
+                    Counters::bump(&counters.hits);
+                    Counters::bump(&counters.coalesced);
+                    return S::from_cached(value);
+                }
+            }
+            // The leader's output was not cacheable: it cannot be shared (no `Clone`), so
+            // this caller runs its own body, as it would have without the cache.
+            Some(Landed::Nothing) => {}
+            // The leader was cancelled: elect a new one.
+            None => continue,
+        }
+        Counters::bump(&counters.misses);
+        return body.await;
+    };
+
     Counters::bump(&counters.misses);
+    let mut permit = cache.claim(&key, seen).await;
+    if policy.lock && matches!(permit, Permit::Taken) {
+        Counters::bump(&counters.lock_waits);
+        match cache.wait_for_lease_holder(&key).await {
+            Waited::Found(bytes) => match decode_value(&codec, &bytes) {
+                Some(value) => {
+                    leader.land(Landed::Value(Arc::from(&*bytes)));
+                    Counters::bump(&counters.hits);
+                    return S::from_cached(value);
+                }
+                None => permit = Permit::Replace(bytes),
+            },
+            Waited::Free(claimed) => permit = claimed,
+            Waited::GaveUp => {}
+        }
+    }
+
     let output = body.await;
-    if writable {
-        if let Some(value) = S::cacheable(&output) {
-            match (codec.encode)(value) {
-                Ok(bytes) => cache.write(&key, bytes, ttl).await,
-                Err(error) => cache.log_encode_failure(&key, &error),
+    let encoded = S::cacheable(&output).map(|value| {
+        let fresh_for = policy.fresh_for();
+        let fresh_until =
+            (!policy.stale.is_zero()).then(|| now_ms() + fresh_for.as_millis() as u64);
+        ((codec.encode)(value, fresh_until), fresh_for + policy.stale)
+    });
+    match encoded {
+        Some((Ok(bytes), lifetime)) => {
+            let bytes: Arc<[u8]> = bytes.into();
+            // Followers need not wait for the write.
+            leader.land(Landed::Value(bytes.clone()));
+            cache.store(&key, permit, bytes, lifetime).await;
+            output
+        }
+        Some((Err(error), _)) => {
+            cache.log_encode_failure(&key, &error);
+            leader.land(Landed::Nothing);
+            cache.release(&key, permit).await;
+            output
+        }
+        None => {
+            leader.land(Landed::Nothing);
+            cache.release(&key, permit).await;
+            match stale {
+                Some(value) if policy.fail_safe => {
+                    Counters::bump(&counters.fail_safe);
+                    cache.log_fail_safe(&key);
+                    S::from_cached(value)
+                }
+                _ => output,
             }
         }
     }
-    output
+}
+
+/// Decodes bytes a leader landed or a lock holder stored.
+fn decode_value<T>(codec: &Codec<T>, bytes: &[u8]) -> Option<T> {
+    match codec::parse(bytes) {
+        Ok(Entry::Value { json, .. }) => (codec.decode)(json).ok(),
+        _ => None,
+    }
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| since.as_millis() as u64)
 }
 
 /// Runs `body`; if `succeeded` says its output is a success, deletes `keys` and every key

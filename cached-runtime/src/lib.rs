@@ -10,6 +10,7 @@ mod flow;
 mod glob;
 mod key;
 mod policy;
+mod random;
 mod stats;
 
 #[doc(hidden)]

@@ -18,8 +18,21 @@ pub struct Stats {
     pub decode_errors: u64,
     /// Cache operations skipped because the circuit breaker was open (Redis recently failing).
     pub breaker_skips: u64,
+    /// Calls answered with the value another concurrent call computed (single-flight), without
+    /// running the body. Also counted in `hits`.
+    pub coalesced: u64,
+    /// Calls answered with a stale value (`stale = ..`) while one caller refreshed it. Also
+    /// counted in `hits`.
+    pub stale_served: u64,
+    /// Body errors replaced by a stale value (`fail_safe = true`).
+    pub fail_safe: u64,
+    /// Calls that waited for another process's lease (`lock = true`).
+    pub lock_waits: u64,
     /// Values written to the cache.
     pub writes: u64,
+    /// Values not written because the key was invalidated (or its lease expired, or another
+    /// caller held it) while the body ran.
+    pub writes_skipped: u64,
     /// Keys deleted by invalidations.
     pub invalidated: u64,
 }
@@ -31,7 +44,12 @@ pub(crate) struct Counters {
     pub(crate) errors: AtomicU64,
     pub(crate) decode_errors: AtomicU64,
     pub(crate) breaker_skips: AtomicU64,
+    pub(crate) coalesced: AtomicU64,
+    pub(crate) stale_served: AtomicU64,
+    pub(crate) fail_safe: AtomicU64,
+    pub(crate) lock_waits: AtomicU64,
     pub(crate) writes: AtomicU64,
+    pub(crate) writes_skipped: AtomicU64,
     pub(crate) invalidated: AtomicU64,
 }
 
@@ -47,7 +65,12 @@ impl Counters {
             errors: self.errors.load(Relaxed),
             decode_errors: self.decode_errors.load(Relaxed),
             breaker_skips: self.breaker_skips.load(Relaxed),
+            coalesced: self.coalesced.load(Relaxed),
+            stale_served: self.stale_served.load(Relaxed),
+            fail_safe: self.fail_safe.load(Relaxed),
+            lock_waits: self.lock_waits.load(Relaxed),
             writes: self.writes.load(Relaxed),
+            writes_skipped: self.writes_skipped.load(Relaxed),
             invalidated: self.invalidated.load(Relaxed),
         }
     }

@@ -3,6 +3,8 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use moka::ops::compute::{CompResult, Op};
+
 use super::Bytes;
 use crate::glob;
 
@@ -58,18 +60,50 @@ impl MemoryStore {
             .map(|entry| Bytes::Shared(entry.bytes))
     }
 
-    pub(crate) fn set(&self, key: &str, bytes: Vec<u8>, ttl: Duration) {
-        let entry = Entry {
-            bytes: bytes.into(),
-            ttl,
-        };
-        self.entries.insert(key.to_owned(), entry);
+    pub(crate) fn set(&self, key: &str, bytes: Arc<[u8]>, ttl: Duration) {
+        self.entries.insert(key.to_owned(), Entry { bytes, ttl });
+    }
+
+    /// Stores `bytes` only if nothing is at `key`; returns whether it did.
+    pub(crate) fn set_if_absent(&self, key: &str, bytes: Arc<[u8]>, ttl: Duration) -> bool {
+        self.entries
+            .entry_by_ref(key)
+            .or_insert_with(|| Entry { bytes, ttl })
+            .is_fresh()
+    }
+
+    /// Replaces the entry at `key` only if it still holds exactly `expected`.
+    pub(crate) fn replace_if(
+        &self,
+        key: &str,
+        expected: &[u8],
+        bytes: Arc<[u8]>,
+        ttl: Duration,
+    ) -> bool {
+        let outcome = self
+            .entries
+            .entry_by_ref(key)
+            .and_compute_with(|current| match current {
+                Some(current) if *current.value().bytes == *expected => {
+                    Op::Put(Entry { bytes, ttl })
+                }
+                _ => Op::Nop,
+            });
+        matches!(outcome, CompResult::ReplacedWith(_))
+    }
+
+    /// Deletes the entry at `key` only if it still holds exactly `expected`.
+    pub(crate) fn delete_if(&self, key: &str, expected: &[u8]) {
+        self.entries
+            .entry_by_ref(key)
+            .and_compute_with(|current| match current {
+                Some(current) if *current.value().bytes == *expected => Op::Remove,
+                _ => Op::Nop,
+            });
     }
 
     pub(crate) fn delete(&self, keys: &[String]) -> u64 {
-        keys.iter()
-            .filter(|key| self.entries.remove(key.as_str()).is_some())
-            .count() as u64
+        keys.iter().filter(|key| self.remove(key)).count() as u64
     }
 
     pub(crate) fn delete_matching(&self, pattern: &str) -> u64 {
@@ -79,9 +113,20 @@ impl MemoryStore {
             .filter(|(key, _)| glob::matches(pattern.as_bytes(), key.as_bytes()))
             .map(|(key, _)| key)
             .collect();
-        doomed
-            .iter()
-            .filter(|key| self.entries.remove(key.as_str()).is_some())
-            .count() as u64
+        doomed.iter().filter(|key| self.remove(key)).count() as u64
+    }
+
+    /// Removes through the same per-key serialization as `replace_if`: moka's plain `remove`
+    /// does not wait for a compute in progress, which would let a compare-and-set write an
+    /// old value back right after an invalidation.
+    fn remove(&self, key: &str) -> bool {
+        let outcome = self
+            .entries
+            .entry_by_ref(key)
+            .and_compute_with(|current| match current {
+                Some(_) => Op::Remove,
+                None => Op::Nop,
+            });
+        matches!(outcome, CompResult::Removed(_))
     }
 }

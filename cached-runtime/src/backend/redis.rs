@@ -1,14 +1,35 @@
 //! Standalone Redis through redis-rs's `ConnectionManager` (one multiplexed connection that
 //! reconnects by itself).
 
-use std::sync::OnceLock;
+use std::sync::{LazyLock, OnceLock};
 use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{RedisError, RedisResult};
+use redis::{RedisError, RedisResult, Script};
 
 /// How many keys one `SCAN` step asks for, and how many keys one `UNLINK` removes.
 const SCAN_COUNT: usize = 1000;
+
+/// Compare-and-set: replace the value only if it is still exactly what the caller saw.
+static REPLACE_IF: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"if redis.call('GET', KEYS[1]) == ARGV[1] then
+            redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+            return 1
+          end
+          return 0",
+    )
+});
+
+/// Compare-and-delete: release a lease only if it is still ours.
+static DELETE_IF: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"if redis.call('GET', KEYS[1]) == ARGV[1] then
+            return redis.call('DEL', KEYS[1])
+          end
+          return 0",
+    )
+});
 
 pub(crate) struct RedisStore {
     client: redis::Client,
@@ -69,14 +90,61 @@ impl RedisStore {
 
     pub(crate) async fn set(&self, key: &str, bytes: &[u8], ttl: Duration) -> RedisResult<()> {
         let mut conn = self.connection()?;
-        let ttl_ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
         redis::cmd("SET")
             .arg(key)
             .arg(bytes)
             .arg("PX")
-            .arg(ttl_ms)
+            .arg(millis(ttl))
             .query_async(&mut conn)
             .await
+    }
+
+    /// `SET NX`: stores `bytes` only if nothing is at `key`; returns whether it did.
+    pub(crate) async fn set_if_absent(
+        &self,
+        key: &str,
+        bytes: &[u8],
+        ttl: Duration,
+    ) -> RedisResult<bool> {
+        let mut conn = self.connection()?;
+        let reply: Option<String> = redis::cmd("SET")
+            .arg(key)
+            .arg(bytes)
+            .arg("NX")
+            .arg("PX")
+            .arg(millis(ttl))
+            .query_async(&mut conn)
+            .await?;
+        Ok(reply.is_some())
+    }
+
+    /// Replaces the value at `key` only if it still holds exactly `expected` (one script call).
+    pub(crate) async fn replace_if(
+        &self,
+        key: &str,
+        expected: &[u8],
+        bytes: &[u8],
+        ttl: Duration,
+    ) -> RedisResult<bool> {
+        let mut conn = self.connection()?;
+        REPLACE_IF
+            .key(key)
+            .arg(expected)
+            .arg(bytes)
+            .arg(millis(ttl))
+            .invoke_async(&mut conn)
+            .await
+    }
+
+    /// Deletes `key` only if it still holds exactly `expected`.
+    pub(crate) async fn delete_if(&self, key: &str, expected: &[u8]) -> RedisResult<()> {
+        let mut conn = self.connection()?;
+        DELETE_IF
+            .key(key)
+            .arg(expected)
+            .invoke_async::<i64>(&mut conn)
+            .await
+            .map(drop)
     }
 
     pub(crate) async fn unlink(&self, keys: &[impl AsRef<[u8]>]) -> RedisResult<u64> {
@@ -107,6 +175,12 @@ impl RedisStore {
             .query_async(&mut conn)
             .await
     }
+}
+
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis())
+        .unwrap_or(u64::MAX)
+        .max(1)
 }
 
 /// Whether an error says Redis is unreachable or unresponsive (counts toward the breaker), as

@@ -52,6 +52,11 @@ async fn hashed(secret: String) -> usize {
     secret.len()
 }
 
+#[cache(key = "resilient:<id>", ttl = "10m", stale = "1h", fail_safe = true, jitter = "10%", lock)]
+async fn resilient(id: u64) -> Result<u64, AppError> {
+    Ok(id)
+}
+
 #[cache(ttl = 30)]
 async fn default_key(a: u8, b: Option<String>) -> Vec<String> {
     vec![a.to_string(), format!("{b:?}")]
@@ -100,6 +105,7 @@ fn main() {
     };
     let _ = (
         parse("1"),
+        resilient(1),
         generic(5u8),
         first(&(1, 2), |_| {}),
         count(1),

@@ -1,0 +1,135 @@
+//! Single-flight: concurrent misses on one key in one process run the body once.
+//!
+//! The first caller (the leader) runs the body; the others (followers) wait for what it
+//! lands: the encoded bytes of the value, which each follower decodes into its own copy, so
+//! the value type needs no `Clone`. When the output is not cacheable (`Err`, `None`), there is
+//! nothing to share and each follower runs its own body. A leader whose future is dropped
+//! lands nothing: its followers see the flight end and elect a new leader among themselves.
+//! Different keys never wait for each other.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use tokio::sync::watch;
+
+/// What a leader hands its followers.
+#[derive(Clone, Debug)]
+pub(crate) enum Landed {
+    /// The stored bytes of the value.
+    Value(Arc<[u8]>),
+    /// The output was not cacheable: followers run their own bodies.
+    Nothing,
+}
+
+type Slot = watch::Sender<Option<Landed>>;
+
+#[derive(Debug, Default)]
+pub(crate) struct Flights {
+    in_flight: Mutex<HashMap<String, Arc<Slot>>>,
+}
+
+pub(crate) enum Role<'a> {
+    Leader(Leader<'a>),
+    Follower(Follower),
+}
+
+impl Flights {
+    /// Becomes the leader for `key`, or follows the flight already under way.
+    pub(crate) fn join(&self, key: &str) -> Role<'_> {
+        let mut in_flight = self
+            .in_flight
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(slot) = in_flight.get(key) {
+            return Role::Follower(Follower(slot.subscribe()));
+        }
+        let slot = Arc::new(watch::Sender::new(None));
+        in_flight.insert(key.to_owned(), slot.clone());
+        Role::Leader(Leader {
+            flights: self,
+            key: key.to_owned(),
+            slot,
+        })
+    }
+
+    fn end(&self, key: &str, slot: &Arc<Slot>) {
+        let mut in_flight = self
+            .in_flight
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if in_flight
+            .get(key)
+            .is_some_and(|current| Arc::ptr_eq(current, slot))
+        {
+            in_flight.remove(key);
+        }
+    }
+}
+
+/// The caller that runs the body. Dropping it without landing ends the flight empty-handed.
+pub(crate) struct Leader<'a> {
+    flights: &'a Flights,
+    key: String,
+    slot: Arc<Slot>,
+}
+
+impl Leader<'_> {
+    pub(crate) fn land(self, landed: Landed) {
+        self.slot.send_replace(Some(landed));
+        // `Drop` ends the flight.
+    }
+}
+
+impl Drop for Leader<'_> {
+    fn drop(&mut self) {
+        self.flights.end(&self.key, &self.slot);
+    }
+}
+
+pub(crate) struct Follower(watch::Receiver<Option<Landed>>);
+
+impl Follower {
+    /// What the leader landed, or `None` if it went away without landing.
+    pub(crate) async fn wait(mut self) -> Option<Landed> {
+        match self.0.wait_for(Option::is_some).await {
+            Ok(landed) => landed.clone(),
+            // The sender is gone: the leader was dropped before landing.
+            Err(_) => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn followers_get_what_the_leader_lands() {
+        let flights = Flights::default();
+        let Role::Leader(leader) = flights.join("k") else {
+            panic!("first caller leads")
+        };
+        let Role::Follower(follower) = flights.join("k") else {
+            panic!("second caller follows")
+        };
+        assert!(matches!(flights.join("other"), Role::Leader(_)));
+        leader.land(Landed::Value(Arc::from(&b"v"[..])));
+        assert!(matches!(follower.wait().await, Some(Landed::Value(v)) if &*v == b"v"));
+        assert!(
+            matches!(flights.join("k"), Role::Leader(_)),
+            "the flight ended"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_dropped_leader_releases_its_followers() {
+        let flights = Flights::default();
+        let leader = flights.join("k");
+        let Role::Follower(follower) = flights.join("k") else {
+            panic!("follows")
+        };
+        drop(leader);
+        assert!(follower.wait().await.is_none());
+        assert!(matches!(flights.join("k"), Role::Leader(_)));
+    }
+}
