@@ -225,3 +225,50 @@ async fn secrets_are_never_printed() {
     );
     assert!(!logs.contains(SECRET), "{logs}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_out_of_memory_fails_open() {
+    let server =
+        RedisServer::start_with(&["--maxmemory", "2mb", "--maxmemory-policy", "noeviction"]);
+    let mut redis = server.client();
+    let filler = vec![b'x'; 64 * 1024];
+    let mut filled = 0;
+    while redis
+        .set::<_, _, ()>(format!("filler:{filled}"), &filler)
+        .is_ok()
+    {
+        filled += 1;
+        assert!(filled < 1_000, "maxmemory was not enforced");
+    }
+    let cache = server.cache();
+    let max = summarize("out of memory", &mut burst(&cache, 20, 30).await);
+    assert!(max <= OP_TIMEOUT + MARGIN, "a call waited {max:?}");
+    let stats = cache.stats();
+    assert_eq!(stats.writes, 0, "nothing could be written: {stats:?}");
+    assert!(stats.errors >= 1, "OOM answers are counted: {stats:?}");
+    assert_eq!(
+        stats.breaker_skips, 0,
+        "Redis is up, so the breaker stays closed: {stats:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_server_is_cut_off_at_the_op_timeout() {
+    let server = RedisServer::start_with(&["--enable-debug-command", "yes"]);
+    let cache = server.cache();
+    warm(&cache).await;
+    let url = server.url();
+    let sleeper = std::thread::spawn(move || {
+        let mut redis = redis::Client::open(url).unwrap().get_connection().unwrap();
+        redis::cmd("DEBUG")
+            .arg("SLEEP")
+            .arg("1")
+            .query::<()>(&mut redis)
+            .unwrap();
+    });
+    tokio::time::sleep(Duration::from_millis(50)).await; // let DEBUG SLEEP start
+    let max = summarize("slow (DEBUG SLEEP 1)", &mut burst(&cache, 10, 30).await);
+    assert!(max <= OP_TIMEOUT + MARGIN, "a call waited {max:?}");
+    assert!(cache.stats().errors >= 1);
+    sleeper.join().unwrap();
+}
