@@ -296,3 +296,48 @@ fn cached_futures_are_send_when_inputs_are() {
     assert_send(update_user(&cache, 1, false));
     assert_send(drop_team(&cache, "x"));
 }
+
+/// Counts how often it is decoded from JSON.
+static DECODED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+struct Counted(u64);
+
+impl<'de> Deserialize<'de> for Counted {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        DECODED.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        u64::deserialize(deserializer).map(Counted)
+    }
+}
+
+#[cache(key = "counted:<id>", ttl = 60, skip(cache), cache = cache)]
+async fn counted(cache: &Cache, id: u64) -> Counted {
+    Counted(id)
+}
+
+#[tokio::test]
+async fn memory_hits_on_clone_types_skip_json_decoding() {
+    let memory = Cache::memory();
+    counted(&memory, 1).await;
+    let before = DECODED.load(std::sync::atomic::Ordering::SeqCst);
+    for _ in 0..10 {
+        assert_eq!(counted(&memory, 1).await, Counted(1));
+    }
+    assert_eq!(memory.stats().hits, 10);
+    assert_eq!(
+        DECODED.load(std::sync::atomic::Ordering::SeqCst),
+        before,
+        "memory hits cloned the kept value"
+    );
+
+    let server = RedisServer::start();
+    let redis = server.cache();
+    counted(&redis, 1).await;
+    let before = DECODED.load(std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(counted(&redis, 1).await, Counted(1));
+    assert_eq!(
+        DECODED.load(std::sync::atomic::Ordering::SeqCst),
+        before + 1,
+        "Redis hits decode JSON"
+    );
+}

@@ -245,8 +245,17 @@ fn generate(function: ItemFn, plan: Plan) -> TokenStream {
     let body = moved_body(signature::return_type(&sig), &block);
     // The only place that requires `Serialize + DeserializeOwned`, spanned at the stored type
     // so that a type without them is reported on the user's return type.
-    let codec =
+    let json_codec =
         quote_spanned!(value_type.span()=> ::redcache::__private::json_codec::<#value_type>());
+    // `Clone` types also get in-process copies for the memory store: autoref specialization,
+    // where `ViaClone` applies only when the type is `Clone` and `NotClone` otherwise.
+    let codec = quote! {{
+        #[allow(unused_imports)]
+        use ::redcache::__private::{NotClone as _, ViaClone as _};
+        #[allow(clippy::needless_borrow)] // the borrow selects the impl
+        let __redcache_copies = (&::redcache::__private::Probe::<#value_type>::new()).copies();
+        #json_codec.with_copies(__redcache_copies)
+    }};
     quote! {
         #(#attrs)*
         #vis #sig {

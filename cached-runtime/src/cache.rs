@@ -2,12 +2,14 @@
 
 use std::fmt;
 use std::future::Future;
+use std::sync::atomic::AtomicBool;
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use crate::backend::memory::MemoryStore;
 use crate::backend::redis::{RedisStore, is_unavailable};
-use crate::backend::{Bytes, Store};
+use crate::backend::{Bytes, Copy, Store};
 use crate::codec::{self, Entry};
 use crate::error::Error;
 use crate::key::{KeyWriter, escape_glob};
@@ -46,6 +48,8 @@ struct Inner {
     /// The prefix with glob characters escaped, for `SCAN MATCH` patterns.
     pattern_prefix: String,
     op_timeout: Duration,
+    /// Whether the connection may be (re)establishing, so calls need our own timer.
+    suspect: AtomicBool,
     lease_timeout: Duration,
     lock_wait: Duration,
     breaker: Breaker,
@@ -160,17 +164,24 @@ impl Cache {
     /// Stores `bytes` at `key` as far as `permit` allows: over our own lease, over the exact
     /// bytes we saw, or over a key of another type. If an invalidation removed the lease (or
     /// the entry) meanwhile, nothing is written: the value may predate the invalidation.
-    pub(crate) async fn store(&self, key: &str, permit: Permit, bytes: Arc<[u8]>, ttl: Duration) {
+    pub(crate) async fn store(
+        &self,
+        key: &str,
+        permit: Permit,
+        bytes: Arc<[u8]>,
+        copy: impl FnOnce() -> Option<Copy>,
+        ttl: Duration,
+    ) {
         let written = match (&self.inner.store, permit) {
             (_, Permit::Taken | Permit::Nothing) => false,
             (Store::Memory(memory), Permit::Lease(lease)) => {
-                memory.replace_if(key, &lease, bytes, ttl)
+                memory.replace_if(key, &lease, bytes, copy(), ttl)
             }
             (Store::Memory(memory), Permit::Replace(seen)) => {
-                memory.replace_if(key, &seen, bytes, ttl)
+                memory.replace_if(key, &seen, bytes, copy(), ttl)
             }
             (Store::Memory(memory), Permit::Overwrite) => {
-                memory.set(key, bytes, ttl);
+                memory.set(key, bytes, copy(), ttl);
                 true
             }
             (Store::Redis(redis), Permit::Lease(lease)) => self
@@ -295,10 +306,21 @@ impl Cache {
             Counters::bump(&inner.counters.breaker_skips);
             return Err(Failure::Unavailable);
         }
-        let outcome = tokio::time::timeout(inner.op_timeout, call).await;
+        // On a live connection redis-rs's response timeout (set to the op timeout) bounds the
+        // call. While the connection may be (re)establishing, redis-rs bounds the wait less
+        // tightly, so our own timer is armed: before the first success and after any failure
+        // to reach Redis. Keeping it off the healthy path is worth ~10% of hit throughput.
+        let outcome = if inner.suspect.load(Relaxed) {
+            tokio::time::timeout(inner.op_timeout, call).await
+        } else {
+            Ok(call.await)
+        };
         let error = match outcome {
             Ok(Ok(value)) => {
                 inner.breaker.record_success();
+                if inner.suspect.load(Relaxed) {
+                    inner.suspect.store(false, Relaxed);
+                }
                 return Ok(value);
             }
             Ok(Err(error)) => error,
@@ -308,6 +330,7 @@ impl Cache {
         };
         Counters::bump(&inner.counters.errors);
         if is_unavailable(&error) {
+            inner.suspect.store(true, Relaxed);
             let opened = inner.breaker.record_failure();
             self.log_failure(op, &error, opened);
             Err(Failure::Unavailable)
@@ -410,6 +433,16 @@ pub(crate) enum Permit {
     Taken,
     /// The store is unavailable; do not write (the caller would wait a second time).
     Nothing,
+}
+
+impl Permit {
+    /// Whether `store` could write anything under this permit.
+    pub(crate) fn may_store(&self) -> bool {
+        matches!(
+            self,
+            Permit::Lease(_) | Permit::Replace(_) | Permit::Overwrite
+        )
+    }
 }
 
 /// The end of a wait for another process's lease.
@@ -565,6 +598,7 @@ impl CacheBuilder {
                 prefix: self.prefix,
                 pattern_prefix,
                 op_timeout: self.op_timeout,
+                suspect: AtomicBool::new(true),
                 lease_timeout: self.lease_timeout,
                 lock_wait: self.lock_wait,
                 breaker: Breaker::new(self.breaker_cooldown),

@@ -7,8 +7,11 @@ use std::time::Duration;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use std::any::Any;
+use std::marker::PhantomData;
 use std::sync::Arc;
 
+use crate::backend::Copy;
 use crate::cache::{Cache, Permit, Read, Seen, Waited};
 use crate::codec::{self, Entry};
 use crate::policy::flight::{Landed, Role};
@@ -31,6 +34,7 @@ impl<T: Serialize + DeserializeOwned> CacheValue for T {}
 pub struct Codec<T> {
     encode: fn(&T, Option<u64>) -> serde_json::Result<Vec<u8>>,
     decode: fn(&[u8]) -> Result<T, codec::DecodeError>,
+    copies: Option<Copies<T>>,
 }
 
 /// The JSON codec for `T`.
@@ -39,6 +43,89 @@ pub fn json_codec<T: CacheValue>() -> Codec<T> {
     Codec {
         encode: codec::encode::<T>,
         decode: codec::decode_json::<T>,
+        copies: None,
+    }
+}
+
+impl<T> Codec<T> {
+    /// Lets the memory store keep values as themselves (see [`Copies`]).
+    #[inline]
+    pub fn with_copies(mut self, copies: Option<Copies<T>>) -> Self {
+        self.copies = copies;
+        self
+    }
+
+    /// The value a memory-store entry kept as itself, cloned.
+    fn take_copy(&self, copy: &(dyn Any + Send + Sync)) -> Option<T> {
+        (self.copies.as_ref()?.take)(copy)
+    }
+
+    fn keep_copy(&self, value: &T) -> Option<Copy> {
+        Some((self.copies.as_ref()?.keep)(value))
+    }
+}
+
+/// For `Clone` value types: the memory store keeps the value itself next to its JSON and a
+/// hit returns a clone, which is several times cheaper than decoding. The macro picks this
+/// with [`Probe`] when the type is `Clone`; any other type is decoded from JSON as on Redis.
+pub struct Copies<T> {
+    keep: fn(&T) -> Copy,
+    take: fn(&(dyn Any + Send + Sync)) -> Option<T>,
+}
+
+impl<T> std::fmt::Debug for Copies<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Copies")
+    }
+}
+
+/// Chooses [`Copies`] for `Clone` types at compile time: in `(&Probe::<T>::new()).copies()`,
+/// method lookup first tries receivers of type `&Probe<T>`, which [`ViaClone`] (implemented for
+/// `Probe<T>` when `T: Clone + Send + Sync + 'static`) provides; only if that does not apply
+/// does it auto-ref to `&&Probe<T>` and find [`NotClone`] (implemented for `&Probe<T>`).
+#[derive(Debug)]
+pub struct Probe<T>(PhantomData<T>);
+
+impl<T> Probe<T> {
+    /// A probe for `T`.
+    #[inline]
+    pub const fn new() -> Self {
+        Probe(PhantomData)
+    }
+}
+
+impl<T> Default for Probe<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The [`Probe`] method for `Clone` types.
+pub trait ViaClone<T> {
+    /// In-process copies of `T`.
+    fn copies(&self) -> Option<Copies<T>>;
+}
+
+impl<T: Clone + Send + Sync + 'static> ViaClone<T> for Probe<T> {
+    #[inline]
+    fn copies(&self) -> Option<Copies<T>> {
+        Some(Copies {
+            keep: |value| Arc::new(value.clone()),
+            take: |copy| copy.downcast_ref::<T>().cloned(),
+        })
+    }
+}
+
+/// The [`Probe`] method for every other type.
+pub trait NotClone<T> {
+    /// No in-process copies: decode JSON.
+    fn copies(&self) -> Option<Copies<T>>;
+}
+
+impl<T> NotClone<T> for &Probe<T> {
+    #[inline]
+    fn copies(&self) -> Option<Copies<T>> {
+        None
     }
 }
 
@@ -184,7 +271,11 @@ where
             Ok(Entry::Value {
                 fresh_until_ms,
                 json,
-            }) => match (codec.decode)(json) {
+            }) => match bytes
+                .copy()
+                .and_then(|copy| codec.take_copy(copy))
+                .map_or_else(|| (codec.decode)(json), Ok)
+            {
                 Ok(value) if fresh_until_ms.is_none_or(|until| now_ms() < until) => {
                     Counters::bump(&counters.hits);
                     return S::from_cached(value);
@@ -256,38 +347,37 @@ where
     }
 
     let output = body.await;
-    let encoded = S::cacheable(&output).map(|value| {
+    let cacheable = S::cacheable(&output);
+    let failed = cacheable.is_none();
+    // Encoding costs about as much as a hit: skip it when nobody would read the bytes (no
+    // followers, and nothing may be stored: Redis down, or another caller holds the lease).
+    if let Some(value) = cacheable.filter(|_| leader.has_followers() || permit.may_store()) {
         let fresh_for = policy.fresh_for();
         let fresh_until =
             (!policy.stale.is_zero()).then(|| now_ms() + fresh_for.as_millis() as u64);
-        ((codec.encode)(value, fresh_until), fresh_for + policy.stale)
-    });
-    match encoded {
-        Some((Ok(bytes), lifetime)) => {
-            let bytes: Arc<[u8]> = bytes.into();
-            // Followers need not wait for the write.
-            leader.land(Landed::Value(bytes.clone()));
-            cache.store(&key, permit, bytes, lifetime).await;
-            output
-        }
-        Some((Err(error), _)) => {
-            cache.log_encode_failure(&key, &error);
-            leader.land(Landed::Nothing);
-            cache.release(&key, permit).await;
-            output
-        }
-        None => {
-            leader.land(Landed::Nothing);
-            cache.release(&key, permit).await;
-            match stale {
-                Some(value) if policy.fail_safe => {
-                    Counters::bump(&counters.fail_safe);
-                    cache.log_fail_safe(&key);
-                    S::from_cached(value)
-                }
-                _ => output,
+        match (codec.encode)(value, fresh_until) {
+            Ok(bytes) => {
+                let bytes: Arc<[u8]> = bytes.into();
+                // Followers need not wait for the write.
+                leader.land(Landed::Value(bytes.clone()));
+                let copy = || codec.keep_copy(value);
+                cache
+                    .store(&key, permit, bytes, copy, fresh_for + policy.stale)
+                    .await;
+                return output;
             }
+            Err(error) => cache.log_encode_failure(&key, &error),
         }
+    }
+    leader.land(Landed::Nothing);
+    cache.release(&key, permit).await;
+    match stale {
+        Some(value) if failed && policy.fail_safe => {
+            Counters::bump(&counters.fail_safe);
+            cache.log_fail_safe(&key);
+            S::from_cached(value)
+        }
+        _ => output,
     }
 }
 
@@ -330,4 +420,22 @@ pub fn is_ok<T, E>(output: &Result<T, E>) -> bool {
 /// Success for any other return type: always invalidate.
 pub fn always<R>(_: &R) -> bool {
     true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct NoClone;
+
+    #[test]
+    #[allow(
+        clippy::needless_borrow,
+        reason = "the borrow selects the impl: see `Probe`"
+    )]
+    fn probe_picks_copies_for_clone_types_only() {
+        assert!((&Probe::<u64>::new()).copies().is_some());
+        assert!((&Probe::<String>::new()).copies().is_some());
+        assert!((&Probe::<NoClone>::new()).copies().is_none());
+    }
 }

@@ -5,12 +5,13 @@ use std::time::{Duration, Instant};
 
 use moka::ops::compute::{CompResult, Op};
 
-use super::Bytes;
+use super::{Bytes, Copy};
 use crate::glob;
 
 #[derive(Clone)]
 struct Entry {
     bytes: Arc<[u8]>,
+    copy: Option<Copy>,
     ttl: Duration,
 }
 
@@ -57,18 +58,23 @@ impl MemoryStore {
     pub(crate) fn get(&self, key: &str) -> Option<Bytes> {
         self.entries
             .get(key)
-            .map(|entry| Bytes::Shared(entry.bytes))
+            .map(|entry| Bytes::Shared(entry.bytes, entry.copy))
     }
 
-    pub(crate) fn set(&self, key: &str, bytes: Arc<[u8]>, ttl: Duration) {
-        self.entries.insert(key.to_owned(), Entry { bytes, ttl });
+    pub(crate) fn set(&self, key: &str, bytes: Arc<[u8]>, copy: Option<Copy>, ttl: Duration) {
+        let entry = Entry { bytes, copy, ttl };
+        self.entries.insert(key.to_owned(), entry);
     }
 
     /// Stores `bytes` only if nothing is at `key`; returns whether it did.
     pub(crate) fn set_if_absent(&self, key: &str, bytes: Arc<[u8]>, ttl: Duration) -> bool {
         self.entries
             .entry_by_ref(key)
-            .or_insert_with(|| Entry { bytes, ttl })
+            .or_insert_with(|| Entry {
+                bytes,
+                copy: None,
+                ttl,
+            })
             .is_fresh()
     }
 
@@ -78,6 +84,7 @@ impl MemoryStore {
         key: &str,
         expected: &[u8],
         bytes: Arc<[u8]>,
+        copy: Option<Copy>,
         ttl: Duration,
     ) -> bool {
         let outcome = self
@@ -85,7 +92,7 @@ impl MemoryStore {
             .entry_by_ref(key)
             .and_compute_with(|current| match current {
                 Some(current) if *current.value().bytes == *expected => {
-                    Op::Put(Entry { bytes, ttl })
+                    Op::Put(Entry { bytes, copy, ttl })
                 }
                 _ => Op::Nop,
             });

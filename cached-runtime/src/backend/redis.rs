@@ -52,8 +52,10 @@ impl std::fmt::Debug for RedisStore {
 impl RedisStore {
     pub(crate) fn new(client: redis::Client, op_timeout: Duration) -> Self {
         // redis-rs's defaults retry a reconnect six times with growing delays (about 9 s in
-        // all) and wait indefinitely for replies. Our breaker does the retrying, so each
-        // attempt here is short and bounded by the op timeout.
+        // all). Our breaker does the retrying, so a reconnect is one quick retry, each attempt
+        // bounded by the op timeout (the retry lets a breaker probe find a restarted Redis in
+        // one go), and so is every reply (this response timeout is what bounds calls on a
+        // healthy connection: see `Cache::guarded`).
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(op_timeout))
             .set_response_timeout(Some(op_timeout))

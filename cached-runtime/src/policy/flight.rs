@@ -74,6 +74,11 @@ pub(crate) struct Leader<'a> {
 }
 
 impl Leader<'_> {
+    /// Whether anyone is waiting for what this leader lands.
+    pub(crate) fn has_followers(&self) -> bool {
+        self.slot.receiver_count() > 0
+    }
+
     pub(crate) fn land(self, landed: Landed) {
         self.slot.send_replace(Some(landed));
         // `Drop` ends the flight.

@@ -35,6 +35,16 @@ where
     id.to_string()
 }
 
+/// A generic cached type without a `Clone` bound: decoded from JSON even in memory.
+#[cache(key = "decoded:<id>", ttl = 60)]
+async fn decoded<T>(id: u64) -> Option<T>
+where
+    T: serde::Serialize + serde::de::DeserializeOwned + Send,
+{
+    let _ = id;
+    None
+}
+
 #[cache(key = "first:<items.0>", ttl = 60, skip(log))]
 async fn first<'a>(items: &'a (u32, u32), log: impl Fn(&str) + Send) -> u32 {
     log("called");
@@ -107,6 +117,7 @@ fn main() {
         parse("1"),
         resilient(1),
         generic(5u8),
+        decoded::<String>(1),
         first(&(1, 2), |_| {}),
         count(1),
         hashed(String::new()),
