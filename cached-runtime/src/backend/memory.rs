@@ -34,7 +34,9 @@ impl moka::Expiry<String, Entry> for PerEntryTtl {
 }
 
 pub(crate) struct MemoryStore {
-    entries: moka::sync::Cache<String, Entry>,
+    /// foldhash (seeded per process) instead of SipHash: keys are short strings, and hashing
+    /// them is a visible part of a memory hit.
+    entries: moka::sync::Cache<String, Entry, foldhash::fast::RandomState>,
 }
 
 impl std::fmt::Debug for MemoryStore {
@@ -51,7 +53,7 @@ impl MemoryStore {
             entries: moka::sync::Cache::builder()
                 .max_capacity(max_entries)
                 .expire_after(PerEntryTtl)
-                .build(),
+                .build_with_hasher(foldhash::fast::RandomState::default()),
         }
     }
 

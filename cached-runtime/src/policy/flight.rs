@@ -25,7 +25,7 @@ type Slot = watch::Sender<Option<Landed>>;
 
 #[derive(Debug, Default)]
 pub(crate) struct Flights {
-    in_flight: Mutex<HashMap<String, Arc<Slot>>>,
+    in_flight: Mutex<HashMap<String, Arc<Slot>, foldhash::fast::RandomState>>,
 }
 
 pub(crate) enum Role<'a> {
