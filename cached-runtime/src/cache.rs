@@ -50,6 +50,8 @@ struct Inner {
     op_timeout: Duration,
     /// Whether the connection may be (re)establishing, so calls need our own timer.
     suspect: AtomicBool,
+    /// Every call needs our own timer (Redis Cluster).
+    always_timed: bool,
     lease_timeout: Duration,
     lock_wait: Duration,
     breaker: Breaker,
@@ -88,7 +90,18 @@ impl Cache {
         Cache::builder().url(url).build()
     }
 
-    /// Starts configuring a cache. Without [`url`](CacheBuilder::url) it builds a memory cache.
+    /// A cache on the Redis Cluster reached through `nodes` (`redis://host:port` strings; the
+    /// other nodes are discovered). Does not connect; errors only on a malformed node URL.
+    pub fn cluster<I>(nodes: I) -> Result<Cache, Error>
+    where
+        I: IntoIterator,
+        I::Item: AsRef<str>,
+    {
+        Cache::builder().cluster(nodes).build()
+    }
+
+    /// Starts configuring a cache. Without [`url`](CacheBuilder::url) or
+    /// [`cluster`](CacheBuilder::cluster) it builds a memory cache.
     pub fn builder() -> CacheBuilder {
         CacheBuilder::default()
     }
@@ -274,24 +287,31 @@ impl Cache {
             .fetch_add(deleted, std::sync::atomic::Ordering::Relaxed);
     }
 
-    /// Incremental `SCAN` + `UNLINK` of one pattern. Each step is bounded by the op timeout;
-    /// a failed step stops the walk (logged and counted), since Redis is then unavailable.
+    /// Incremental `SCAN` + `UNLINK` of one pattern, on every master of a cluster. Each step
+    /// is bounded by the op timeout; a failed step ends that node's walk (logged and counted).
     async fn delete_matching(&self, redis: &RedisStore, pattern: &str) -> u64 {
-        let mut cursor = 0;
+        let Ok(nodes) = self.guarded("CLUSTER NODES", redis.scan_nodes()).await else {
+            return 0;
+        };
         let mut deleted = 0;
-        loop {
-            let Ok((next, keys)) = self.guarded("SCAN", redis.scan(cursor, pattern)).await else {
-                return deleted;
-            };
-            match self.guarded("UNLINK", redis.unlink(&keys)).await {
-                Ok(n) => deleted += n,
-                Err(_) => return deleted,
+        for node in &nodes {
+            let mut cursor = 0;
+            loop {
+                let step = self
+                    .guarded("SCAN", redis.scan(node, cursor, pattern))
+                    .await;
+                let Ok((next, keys)) = step else { break };
+                match self.guarded("UNLINK", redis.unlink(&keys)).await {
+                    Ok(n) => deleted += n,
+                    Err(_) => break,
+                }
+                if next == 0 {
+                    break;
+                }
+                cursor = next;
             }
-            if next == 0 {
-                return deleted;
-            }
-            cursor = next;
         }
+        deleted
     }
 
     /// Runs one Redis operation under the fail-open policy: skipped while the breaker is open,
@@ -310,7 +330,8 @@ impl Cache {
         // call. While the connection may be (re)establishing, redis-rs bounds the wait less
         // tightly, so our own timer is armed: before the first success and after any failure
         // to reach Redis. Keeping it off the healthy path is worth ~10% of hit throughput.
-        let outcome = if inner.suspect.load(Relaxed) {
+        // A cluster connection may also be following a topology change, so it is always timed.
+        let outcome = if inner.suspect.load(Relaxed) || inner.always_timed {
             tokio::time::timeout(inner.op_timeout, call).await
         } else {
             Ok(call.await)
@@ -475,6 +496,7 @@ enum Failure {
 #[derive(Clone)]
 pub struct CacheBuilder {
     url: Option<String>,
+    cluster: Option<Vec<String>>,
     prefix: String,
     op_timeout: Duration,
     breaker_cooldown: Duration,
@@ -487,6 +509,7 @@ impl Default for CacheBuilder {
     fn default() -> Self {
         CacheBuilder {
             url: None,
+            cluster: None,
             prefix: String::new(),
             op_timeout: DEFAULT_OP_TIMEOUT,
             breaker_cooldown: DEFAULT_BREAKER_COOLDOWN,
@@ -501,6 +524,7 @@ impl fmt::Debug for CacheBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CacheBuilder")
             .field("url", &self.url.as_ref().map(|_| "<redacted>"))
+            .field("cluster", &self.cluster.as_ref().map(|_| "<redacted>"))
             .field("prefix", &self.prefix)
             .field("op_timeout", &self.op_timeout)
             .field("breaker_cooldown", &self.breaker_cooldown)
@@ -516,6 +540,17 @@ impl CacheBuilder {
     /// `rediss://` for TLS when redis-rs is built with TLS support).
     pub fn url(mut self, url: impl AsRef<str>) -> Self {
         self.url = Some(url.as_ref().to_owned());
+        self
+    }
+
+    /// Use the Redis Cluster reached through these nodes (`redis://host:port` each; any
+    /// subset of the cluster's nodes, the rest are discovered).
+    pub fn cluster<I>(mut self, nodes: I) -> Self
+    where
+        I: IntoIterator,
+        I::Item: AsRef<str>,
+    {
+        self.cluster = Some(nodes.into_iter().map(|n| n.as_ref().to_owned()).collect());
         self
     }
 
@@ -580,17 +615,27 @@ impl CacheBuilder {
                 });
             }
         }
-        let store = match &self.url {
-            None => Store::Memory(MemoryStore::new(self.memory_capacity)),
-            Some(url) => {
-                let client =
-                    redis::Client::open(url.as_str()).map_err(|error| Error::InvalidUrl {
-                        // redis-rs's parse errors describe the problem without echoing the URL.
-                        reason: error.to_string(),
-                    })?;
+        let invalid_url = |error: redis::RedisError| Error::InvalidUrl {
+            // redis-rs's parse errors describe the problem without echoing the URL.
+            reason: error.to_string(),
+        };
+        let store = match (&self.url, &self.cluster) {
+            (Some(_), Some(_)) => {
+                return Err(Error::InvalidOption {
+                    option: "cluster",
+                    reason: "give either `url` (standalone) or `cluster` (nodes), not both".into(),
+                });
+            }
+            (None, None) => Store::Memory(MemoryStore::new(self.memory_capacity)),
+            (Some(url), None) => {
+                let client = redis::Client::open(url.as_str()).map_err(invalid_url)?;
                 Store::Redis(RedisStore::new(client, self.op_timeout))
             }
+            (None, Some(nodes)) => {
+                Store::Redis(RedisStore::cluster(nodes, self.op_timeout).map_err(invalid_url)?)
+            }
         };
+        let always_timed = matches!(&store, Store::Redis(redis) if redis.is_cluster());
         let pattern_prefix = escape_glob(&self.prefix).into_owned();
         Ok(Cache {
             inner: Arc::new(Inner {
@@ -599,6 +644,7 @@ impl CacheBuilder {
                 pattern_prefix,
                 op_timeout: self.op_timeout,
                 suspect: AtomicBool::new(true),
+                always_timed,
                 lease_timeout: self.lease_timeout,
                 lock_wait: self.lock_wait,
                 breaker: Breaker::new(self.breaker_cooldown),

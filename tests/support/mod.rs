@@ -14,6 +14,8 @@ pub struct RedisServer {
     port: u16,
     child: Option<Child>,
     paused: bool,
+    /// A working directory of our own (cluster nodes write `nodes.conf`), removed on drop.
+    dir: Option<std::path::PathBuf>,
 }
 
 impl RedisServer {
@@ -30,6 +32,7 @@ impl RedisServer {
                 port,
                 child: None,
                 paused: false,
+                dir: None,
             };
             if server.spawn(extra) {
                 return server;
@@ -176,6 +179,114 @@ impl RedisServer {
 impl Drop for RedisServer {
     fn drop(&mut self) {
         self.kill();
+        if let Some(dir) = self.dir.take() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
+/// A Redis Cluster of three masters (no replicas), each a `RedisServer` of our own.
+pub struct RedisCluster {
+    pub masters: Vec<RedisServer>,
+}
+
+impl RedisCluster {
+    /// Starts three cluster-enabled servers and joins them with `redis-cli --cluster create`,
+    /// then waits for `cluster_state:ok` (about 2 s).
+    pub fn start() -> RedisCluster {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let masters: Vec<RedisServer> = (0..3)
+            .map(|_| {
+                let dir = std::env::temp_dir().join(format!(
+                    "redcache-cluster-{}-{}",
+                    std::process::id(),
+                    NEXT.fetch_add(1, Ordering::SeqCst)
+                ));
+                std::fs::create_dir_all(&dir).expect("cluster node dir");
+                let dir_arg = dir.to_str().expect("utf-8 temp dir").to_owned();
+                let mut server = RedisServer::start_with(&[
+                    "--cluster-enabled",
+                    "yes",
+                    "--cluster-node-timeout",
+                    "1000",
+                    "--dir",
+                    &dir_arg,
+                ]);
+                server.dir = Some(dir);
+                server
+            })
+            .collect();
+        let addresses: Vec<String> = masters
+            .iter()
+            .map(|m| format!("127.0.0.1:{}", m.port()))
+            .collect();
+        let status = Command::new("redis-cli")
+            .args(["--cluster", "create"])
+            .args(&addresses)
+            .args(["--cluster-replicas", "0", "--cluster-yes"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .expect("run redis-cli --cluster create");
+        assert!(status.success(), "redis-cli --cluster create failed");
+        let cluster = RedisCluster { masters };
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while !cluster.is_ok() {
+            assert!(Instant::now() < deadline, "cluster_state never became ok");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        cluster
+    }
+
+    fn is_ok(&self) -> bool {
+        self.masters.iter().all(|master| {
+            redis::cmd("CLUSTER")
+                .arg("INFO")
+                .query::<String>(&mut master.client())
+                .is_ok_and(|info| info.contains("cluster_state:ok"))
+        })
+    }
+
+    /// `redis://127.0.0.1:port` of every master.
+    pub fn urls(&self) -> Vec<String> {
+        self.masters.iter().map(RedisServer::url).collect()
+    }
+
+    /// A cache on this cluster with the fault tests' short op timeout.
+    pub fn cache(&self) -> Cache {
+        Cache::builder()
+            .cluster(self.urls())
+            .op_timeout(Duration::from_millis(100))
+            .build()
+            .expect("valid node urls")
+    }
+
+    /// How many keys each master holds.
+    pub fn keys_per_master(&self) -> Vec<u64> {
+        self.masters
+            .iter()
+            .map(|master| {
+                redis::cmd("DBSIZE")
+                    .query(&mut master.client())
+                    .expect("DBSIZE")
+            })
+            .collect()
+    }
+
+    /// Every key on every master, sorted.
+    pub fn all_keys(&self) -> Vec<String> {
+        let mut keys: Vec<String> = self
+            .masters
+            .iter()
+            .flat_map(|master| {
+                redis::cmd("KEYS")
+                    .arg("*")
+                    .query::<Vec<String>>(&mut master.client())
+                    .expect("KEYS")
+            })
+            .collect();
+        keys.sort();
+        keys
     }
 }
 

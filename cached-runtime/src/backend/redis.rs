@@ -1,13 +1,17 @@
-//! Standalone Redis through redis-rs's `ConnectionManager` (one multiplexed connection that
-//! reconnects by itself).
+//! Redis, standalone through redis-rs's `ConnectionManager` (one multiplexed connection that
+//! reconnects by itself) or Redis Cluster through its async cluster client. The commands are
+//! the same for both; only multi-key deletion and pattern scans differ.
 
 use std::sync::{LazyLock, OnceLock};
 use std::time::Duration;
 
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{RedisError, RedisResult, Script};
+use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
+use redis::cluster::{ClusterClient, ClusterClientBuilder};
+use redis::cluster_async::ClusterConnection;
+use redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo};
+use redis::{RedisError, RedisFuture, RedisResult, Script, Value};
 
-/// How many keys one `SCAN` step asks for, and how many keys one `UNLINK` removes.
+/// How many keys one `SCAN` step asks for (and so at most how many one `UNLINK` removes).
 const SCAN_COUNT: usize = 1000;
 
 /// Compare-and-set: replace the value only if it is still exactly what the caller saw.
@@ -32,13 +36,68 @@ static DELETE_IF: LazyLock<Script> = LazyLock::new(|| {
 });
 
 pub(crate) struct RedisStore {
-    client: redis::Client,
-    config: ConnectionManagerConfig,
-    /// Made on first use rather than in `Cache::redis`, because it spawns onto the Tokio
-    /// runtime and building a cache must work anywhere, even outside a runtime.
-    manager: OnceLock<ConnectionManager>,
-    /// `host:port/db`, with no credentials: safe to print.
+    target: Target,
+    /// `host:port/db`, or the cluster's seed nodes, with no credentials: safe to print.
     address: String,
+}
+
+/// Where commands go. Connections are made on first use rather than when the cache is built,
+/// because they spawn onto the Tokio runtime and building a cache must work anywhere.
+enum Target {
+    Standalone {
+        client: redis::Client,
+        config: ConnectionManagerConfig,
+        manager: OnceLock<ConnectionManager>,
+    },
+    Cluster {
+        client: ClusterClient,
+        connection: tokio::sync::OnceCell<ClusterConnection>,
+    },
+}
+
+/// A connection of either kind; every command below is written once against it.
+#[derive(Clone)]
+enum Connection {
+    Standalone(ConnectionManager),
+    Cluster(ClusterConnection),
+}
+
+impl ConnectionLike for Connection {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a redis::Cmd) -> RedisFuture<'a, Value> {
+        match self {
+            Connection::Standalone(connection) => connection.req_packed_command(cmd),
+            Connection::Cluster(connection) => connection.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a redis::Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        match self {
+            Connection::Standalone(connection) => {
+                connection.req_packed_commands(pipeline, offset, count)
+            }
+            Connection::Cluster(connection) => {
+                connection.req_packed_commands(pipeline, offset, count)
+            }
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Connection::Standalone(connection) => connection.get_db(),
+            Connection::Cluster(connection) => connection.get_db(),
+        }
+    }
+}
+
+/// Where one `SCAN` walk runs: the server, or one master of a cluster.
+pub(crate) enum ScanNode {
+    Server,
+    Master { host: String, port: u16 },
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -65,33 +124,74 @@ impl RedisStore {
         let info = client.get_connection_info();
         let address = format!("{}/{}", info.addr(), info.redis_settings().db());
         RedisStore {
-            client,
-            config,
-            manager: OnceLock::new(),
+            target: Target::Standalone {
+                client,
+                config,
+                manager: OnceLock::new(),
+            },
             address,
         }
+    }
+
+    /// A Redis Cluster reached through `nodes` (any of its nodes; the rest are discovered).
+    pub(crate) fn cluster(nodes: &[String], op_timeout: Duration) -> RedisResult<Self> {
+        // The cluster client's defaults retry a request up to 16 times with backoff; as for
+        // standalone, our breaker does the retrying.
+        let client = ClusterClientBuilder::new(nodes.iter().map(String::as_str))
+            .connection_timeout(op_timeout)
+            .response_timeout(op_timeout)
+            .retries(1)
+            .build()?;
+        let seeds: Vec<String> = nodes
+            .iter()
+            .filter_map(|node| redis::IntoConnectionInfo::into_connection_info(node.as_str()).ok())
+            .map(|info| info.addr().to_string())
+            .collect();
+        Ok(RedisStore {
+            target: Target::Cluster {
+                client,
+                connection: tokio::sync::OnceCell::new(),
+            },
+            address: format!("cluster {}", seeds.join(",")),
+        })
     }
 
     pub(crate) fn address(&self) -> &str {
         &self.address
     }
 
-    fn connection(&self) -> RedisResult<ConnectionManager> {
-        if let Some(manager) = self.manager.get() {
-            return Ok(manager.clone());
+    pub(crate) fn is_cluster(&self) -> bool {
+        matches!(self.target, Target::Cluster { .. })
+    }
+
+    async fn connection(&self) -> RedisResult<Connection> {
+        match &self.target {
+            Target::Standalone {
+                client,
+                config,
+                manager,
+            } => {
+                if let Some(manager) = manager.get() {
+                    return Ok(Connection::Standalone(manager.clone()));
+                }
+                let made = ConnectionManager::new_lazy_with_config(client.clone(), config.clone())?;
+                Ok(Connection::Standalone(manager.get_or_init(|| made).clone()))
+            }
+            Target::Cluster { client, connection } => connection
+                .get_or_try_init(|| client.get_async_connection())
+                .await
+                .cloned()
+                .map(Connection::Cluster),
         }
-        let manager =
-            ConnectionManager::new_lazy_with_config(self.client.clone(), self.config.clone())?;
-        Ok(self.manager.get_or_init(|| manager).clone())
     }
 
     pub(crate) async fn get(&self, key: &str) -> RedisResult<Option<Vec<u8>>> {
-        let mut conn = self.connection()?;
+        let mut conn = self.connection().await?;
         redis::cmd("GET").arg(key).query_async(&mut conn).await
     }
 
     pub(crate) async fn set(&self, key: &str, bytes: &[u8], ttl: Duration) -> RedisResult<()> {
-        let mut conn = self.connection()?;
+        let mut conn = self.connection().await?;
         redis::cmd("SET")
             .arg(key)
             .arg(bytes)
@@ -108,7 +208,7 @@ impl RedisStore {
         bytes: &[u8],
         ttl: Duration,
     ) -> RedisResult<bool> {
-        let mut conn = self.connection()?;
+        let mut conn = self.connection().await?;
         let reply: Option<String> = redis::cmd("SET")
             .arg(key)
             .arg(bytes)
@@ -128,7 +228,7 @@ impl RedisStore {
         bytes: &[u8],
         ttl: Duration,
     ) -> RedisResult<bool> {
-        let mut conn = self.connection()?;
+        let mut conn = self.connection().await?;
         REPLACE_IF
             .key(key)
             .arg(expected)
@@ -140,7 +240,7 @@ impl RedisStore {
 
     /// Deletes `key` only if it still holds exactly `expected`.
     pub(crate) async fn delete_if(&self, key: &str, expected: &[u8]) -> RedisResult<()> {
-        let mut conn = self.connection()?;
+        let mut conn = self.connection().await?;
         DELETE_IF
             .key(key)
             .arg(expected)
@@ -153,7 +253,25 @@ impl RedisStore {
         if keys.is_empty() {
             return Ok(0); // UNLINK needs at least one key; a SCAN page may have none
         }
-        let mut conn = self.connection()?;
+        let mut conn = self.connection().await?;
+        if self.is_cluster() {
+            // A cluster refuses one command (or one pipeline) over keys of different slots: one
+            // UNLINK per key, all in flight at once on the multiplexed cluster connection.
+            let deletions = keys.iter().map(|key| {
+                let mut conn = conn.clone();
+                async move {
+                    redis::cmd("UNLINK")
+                        .arg(key.as_ref())
+                        .query_async::<u64>(&mut conn)
+                        .await
+                }
+            });
+            let mut deleted = 0;
+            for outcome in futures_util::future::join_all(deletions).await {
+                deleted += outcome?;
+            }
+            return Ok(deleted);
+        }
         let mut cmd = redis::cmd("UNLINK");
         for key in keys {
             cmd.arg(key.as_ref());
@@ -161,22 +279,71 @@ impl RedisStore {
         cmd.query_async(&mut conn).await
     }
 
-    /// One `SCAN` step: the next cursor (0 when done) and the keys found.
+    /// The nodes a pattern walk must visit: the server, or every master of a cluster (redis-rs
+    /// has no cluster-wide SCAN, so each master's cursor is followed on that master).
+    pub(crate) async fn scan_nodes(&self) -> RedisResult<Vec<ScanNode>> {
+        let Connection::Cluster(mut conn) = self.connection().await? else {
+            return Ok(vec![ScanNode::Server]);
+        };
+        let nodes: String = redis::from_redis_value(
+            conn.route_command(
+                redis::cmd("CLUSTER").arg("NODES").clone(),
+                RoutingInfo::SingleNode(SingleNodeRoutingInfo::Random),
+            )
+            .await?,
+        )?;
+        Ok(masters(&nodes))
+    }
+
+    /// One `SCAN` step on `node`: the next cursor (0 when done) and the keys found.
     pub(crate) async fn scan(
         &self,
+        node: &ScanNode,
         cursor: u64,
         pattern: &str,
     ) -> RedisResult<(u64, Vec<Vec<u8>>)> {
-        let mut conn = self.connection()?;
-        redis::cmd("SCAN")
-            .arg(cursor)
+        let mut cmd = redis::cmd("SCAN");
+        cmd.arg(cursor)
             .arg("MATCH")
             .arg(pattern)
             .arg("COUNT")
-            .arg(SCAN_COUNT)
-            .query_async(&mut conn)
-            .await
+            .arg(SCAN_COUNT);
+        match (self.connection().await?, node) {
+            (Connection::Cluster(mut conn), ScanNode::Master { host, port }) => {
+                let routing = SingleNodeRoutingInfo::ByAddress {
+                    host: host.clone(),
+                    port: *port,
+                };
+                let reply = conn
+                    .route_command(cmd, RoutingInfo::SingleNode(routing))
+                    .await?;
+                Ok(redis::from_redis_value(reply)?)
+            }
+            (mut conn, _) => cmd.query_async(&mut conn).await,
+        }
     }
+}
+
+/// The masters in a `CLUSTER NODES` reply that serve slots and are not marked failed.
+fn masters(nodes: &str) -> Vec<ScanNode> {
+    nodes
+        .lines()
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let flags = fields.get(2)?;
+            let serves_slots = fields.len() > 8;
+            if !flags.contains("master") || flags.contains("fail") || !serves_slots {
+                return None;
+            }
+            // `ip:port@cport[,hostname]`
+            let address = fields.get(1)?.split('@').next()?;
+            let (host, port) = address.rsplit_once(':')?;
+            Some(ScanNode::Master {
+                host: host.to_owned(),
+                port: port.parse().ok()?,
+            })
+        })
+        .collect()
 }
 
 fn millis(duration: Duration) -> u64 {
