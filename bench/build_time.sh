@@ -51,7 +51,7 @@ pub async fn row$i(id: u64) -> Result<Row, String> {
     key.push(rc::key_part(&id));
     let copies = (&rc::Probe::<Row>::new()).copies();
     let codec = rc::json_codec::<Row>().with_copies(copies);
-    rc::get_or_compute::<rc::OkOnly, _>(cache, key.finish(), rc::Policy::new(60_000), codec, async move {
+    rc::get_or_compute::<rc::OkOnly, _>(cache, key.finish(), Vec::new(), rc::Policy::new(60_000), codec, async move {
         Ok(Row { id, name: String::from("row$i") })
     })
     .await

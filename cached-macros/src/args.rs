@@ -105,6 +105,7 @@ pub(crate) struct CacheArgs {
     pub(crate) fail_safe: Option<Span>,
     pub(crate) jitter_percent: Option<u8>,
     pub(crate) lock: Option<Span>,
+    pub(crate) tags: Vec<LitStr>,
 }
 
 const CACHE_ARGS: &[&str] = &[
@@ -117,6 +118,7 @@ const CACHE_ARGS: &[&str] = &[
     "fail_safe",
     "jitter",
     "lock",
+    "tags",
 ];
 
 impl CacheArgs {
@@ -130,6 +132,7 @@ impl CacheArgs {
         let mut fail_safe = Once::default();
         let mut jitter = Once::default();
         let mut lock = Once::default();
+        let mut tags = Once::default();
         for arg in &raw.0 {
             match arg.name.to_string().as_str() {
                 "key" => key.read(arg, errors, expect_str),
@@ -143,6 +146,7 @@ impl CacheArgs {
                     parse_percent(expect_expr(arg, "jitter = \"10%\"`", errors)?, errors)
                 }),
                 "lock" => lock.read(arg, errors, expect_bool),
+                "tags" => tags.read(arg, errors, expect_str_array),
                 _ => unknown_argument(&arg.name, "cache", CACHE_ARGS, errors),
             }
         }
@@ -163,6 +167,7 @@ impl CacheArgs {
             fail_safe: set(fail_safe.value),
             jitter_percent: jitter.value,
             lock: set(lock.value),
+            tags: tags.value.unwrap_or_default(),
         }
     }
 }
@@ -171,10 +176,11 @@ impl CacheArgs {
 pub(crate) struct InvalidateArgs {
     pub(crate) keys: Vec<LitStr>,
     pub(crate) patterns: Vec<LitStr>,
+    pub(crate) tags: Vec<LitStr>,
     pub(crate) cache: Option<Expr>,
 }
 
-const INVALIDATE_ARGS: &[&str] = &["key", "keys", "pattern", "patterns", "cache"];
+const INVALIDATE_ARGS: &[&str] = &["key", "keys", "pattern", "patterns", "tags", "cache"];
 
 impl InvalidateArgs {
     pub(crate) fn from_raw(raw: RawArgs, errors: &mut Errors) -> InvalidateArgs {
@@ -182,6 +188,7 @@ impl InvalidateArgs {
         let mut keys = Once::default();
         let mut pattern = Once::default();
         let mut patterns = Once::default();
+        let mut tags = Once::default();
         let mut cache = Once::default();
         for arg in &raw.0 {
             match arg.name.to_string().as_str() {
@@ -189,6 +196,7 @@ impl InvalidateArgs {
                 "keys" => keys.read(arg, errors, expect_str_array),
                 "pattern" => pattern.read(arg, errors, expect_str),
                 "patterns" => patterns.read(arg, errors, expect_str_array),
+                "tags" => tags.read(arg, errors, expect_str_array),
                 "cache" => cache.read(arg, errors, expect_cache),
                 _ => unknown_argument(&arg.name, "invalidate", INVALIDATE_ARGS, errors),
             }
@@ -199,6 +207,7 @@ impl InvalidateArgs {
         InvalidateArgs {
             keys: one_and_many(key.value, keys.value),
             patterns: one_and_many(pattern.value, patterns.value),
+            tags: tags.value.unwrap_or_default(),
             cache: cache.value,
         }
     }

@@ -10,7 +10,7 @@ use crate::errors::Errors;
 use crate::expand_common::{cache_handle, moved_body, with_errors};
 use crate::signature::{self, Params, Shape};
 use crate::suggest::did_you_mean;
-use crate::template::{Kind, Template};
+use crate::template::{self, Kind, Template};
 
 pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
     let mut errors = Errors::default();
@@ -30,6 +30,8 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
 /// Everything validated that the generated code needs.
 struct Plan {
     key: TokenStream,
+    /// Code building each tag's key.
+    tags: Vec<TokenStream>,
     /// A `Policy` expression: ttl and the resilience options.
     policy: TokenStream,
     shape: Shape,
@@ -63,7 +65,7 @@ fn plan(args: TokenStream, function: &ItemFn, errors: &mut Errors) -> Option<Pla
             if template.check_names(&params, errors) {
                 check_coverage(&template, lit.span(), &args.skip, &params, errors);
             }
-            template.expand(&quote!(__redcache_cache.key_writer))
+            template.expand(&Kind::Key.writer())
         }
         None => default_key(sig, &args.skip, &params, errors),
     };
@@ -81,8 +83,10 @@ fn plan(args: TokenStream, function: &ItemFn, errors: &mut Errors) -> Option<Pla
         (shape, None) => (shape, value_type),
     };
     let policy = policy(&args, shape, errors);
+    let tags = template::expand_all(&args.tags, Kind::Tag, &params, errors);
     Some(Plan {
         key,
+        tags,
         policy: policy?,
         shape,
         value_type: value_type.clone(),
@@ -232,6 +236,7 @@ fn generate(function: ItemFn, plan: Plan) -> TokenStream {
     } = function;
     let Plan {
         key,
+        tags,
         policy,
         shape,
         value_type,
@@ -264,6 +269,7 @@ fn generate(function: ItemFn, plan: Plan) -> TokenStream {
             ::redcache::__private::get_or_compute::<::redcache::__private::#shape, _>(
                 __redcache_cache,
                 __redcache_key,
+                ::std::vec![#(#tags),*],
                 #policy,
                 #codec,
                 #body,

@@ -2,13 +2,13 @@
 
 use proc_macro2::TokenStream;
 use quote::quote;
-use syn::{ItemFn, LitStr};
+use syn::ItemFn;
 
 use crate::args::{InvalidateArgs, RawArgs};
 use crate::errors::Errors;
 use crate::expand_common::{cache_handle, moved_body, with_errors};
 use crate::signature::{self, Params, Shape};
-use crate::template::{Kind, Template};
+use crate::template::{self, Kind};
 
 pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
     let mut errors = Errors::default();
@@ -27,15 +27,17 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
             return with_errors(errors, item);
         }
     };
-    if args.keys.is_empty() && args.patterns.is_empty() && errors.is_empty() {
+    if args.keys.is_empty() && args.patterns.is_empty() && args.tags.is_empty() && errors.is_empty()
+    {
         errors.push(
             proc_macro2::Span::call_site(),
-            "`#[invalidate]` needs something to delete: `key = \"..\"`, `keys = [..]`, `pattern = \"..\"` or `patterns = [..]`",
+            "`#[invalidate]` needs something to delete: `key = \"..\"`, `keys = [..]`, `pattern = \"..\"`, `patterns = [..]` or `tags = [..]`",
         );
     }
     let params = Params::of(&function.sig);
-    let keys = expand_templates(&args.keys, Kind::Key, &params, &mut errors);
-    let patterns = expand_templates(&args.patterns, Kind::Pattern, &params, &mut errors);
+    let keys = template::expand_all(&args.keys, Kind::Key, &params, &mut errors);
+    let patterns = template::expand_all(&args.patterns, Kind::Pattern, &params, &mut errors);
+    let tags = template::expand_all(&args.tags, Kind::Tag, &params, &mut errors);
     if !errors.is_empty() {
         return with_errors(errors, item);
     }
@@ -59,32 +61,15 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
             let __redcache_cache: &::redcache::__private::Cache = #cache;
             ::redcache::__private::invalidate_after(
                 __redcache_cache,
-                ::std::vec![#(#keys),*],
-                ::std::vec![#(#patterns),*],
+                ::redcache::__private::Targets {
+                    keys: ::std::vec![#(#keys),*],
+                    patterns: ::std::vec![#(#patterns),*],
+                    tags: ::std::vec![#(#tags),*],
+                },
                 #succeeded,
                 #body,
             )
             .await
         }
     }
-}
-
-fn expand_templates(
-    lits: &[LitStr],
-    kind: Kind,
-    params: &Params,
-    errors: &mut Errors,
-) -> Vec<TokenStream> {
-    let writer = match kind {
-        Kind::Key => quote!(__redcache_cache.key_writer),
-        Kind::Pattern => quote!(__redcache_cache.pattern_writer),
-    };
-    lits.iter()
-        .filter_map(|lit| {
-            let template = Template::parse(lit, kind, errors)?;
-            template
-                .check_names(params, errors)
-                .then(|| template.expand(&writer))
-        })
-        .collect()
 }

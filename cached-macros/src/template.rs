@@ -11,11 +11,41 @@ use crate::errors::Errors;
 use crate::signature::Params;
 use crate::suggest::did_you_mean;
 
-/// Whether a template names one key or a glob over keys.
+/// What a template names: one key, a glob over keys, or a tag.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Kind {
     Key,
     Pattern,
+    Tag,
+}
+
+impl Kind {
+    /// The `Cache` method that starts this kind of key, with the right prefix.
+    pub(crate) fn writer(self) -> TokenStream {
+        match self {
+            Kind::Key => quote!(__redcache_cache.key_writer),
+            Kind::Pattern => quote!(__redcache_cache.pattern_writer),
+            Kind::Tag => quote!(__redcache_cache.tag_writer),
+        }
+    }
+}
+
+/// Parses, checks and expands a list of templates into code that builds each one; the
+/// templates with errors are reported and left out.
+pub(crate) fn expand_all(
+    lits: &[LitStr],
+    kind: Kind,
+    params: &Params,
+    errors: &mut Errors,
+) -> Vec<TokenStream> {
+    lits.iter()
+        .filter_map(|lit| {
+            let template = Template::parse(lit, kind, errors)?;
+            template
+                .check_names(params, errors)
+                .then(|| template.expand(&kind.writer()))
+        })
+        .collect()
 }
 
 pub(crate) struct Template {

@@ -16,6 +16,9 @@ use crate::key::{KeyWriter, escape_glob};
 use crate::policy::{Breaker, Flights, LogLimiter};
 use crate::stats::{Counters, Stats};
 
+/// Where tag sets live, inside the prefix: `<prefix>~tag:<tag>`.
+const TAG_MARKER: &str = "~tag:";
+
 const DEFAULT_OP_TIMEOUT: Duration = Duration::from_millis(200);
 const DEFAULT_BREAKER_COOLDOWN: Duration = Duration::from_millis(500);
 const DEFAULT_MEMORY_CAPACITY: u64 = 100_000;
@@ -123,6 +126,14 @@ impl Cache {
         KeyWriter::with_prefix(&self.inner.pattern_prefix, capacity)
     }
 
+    /// Starts a tag's key: the prefix, then `~tag:`, then the tag as its template renders it.
+    #[doc(hidden)]
+    pub fn tag_writer(&self, capacity: usize) -> KeyWriter {
+        let mut writer = KeyWriter::with_prefix(&self.inner.prefix, TAG_MARKER.len() + capacity);
+        writer.push_literal(TAG_MARKER);
+        writer
+    }
+
     pub(crate) fn counters(&self) -> &Counters {
         &self.inner.counters
     }
@@ -218,6 +229,28 @@ impl Cache {
         Counters::bump(counter);
     }
 
+    /// Adds `key` to each tag's set before the body runs, so that a tag invalidation from
+    /// then on finds the key (and its lease). Returns false if any tag could not be recorded:
+    /// the value must then not be stored, or it could outlive an invalidation of that tag.
+    pub(crate) async fn tag(&self, key: &str, tags: &[String], lifetime: Duration) -> bool {
+        for tag in tags {
+            let tagged = match &self.inner.store {
+                Store::Memory(memory) => {
+                    memory.tag(tag, key, lifetime);
+                    true
+                }
+                Store::Redis(redis) => self
+                    .guarded("EVALSHA", redis.tag(tag, key, lifetime))
+                    .await
+                    .is_ok(),
+            };
+            if !tagged {
+                return false;
+            }
+        }
+        true
+    }
+
     /// Gives up a claim without storing anything: our lease, if any, is released at once so
     /// that waiters elsewhere need not sit out its timeout.
     pub(crate) async fn release(&self, key: &str, permit: Permit) {
@@ -257,14 +290,19 @@ impl Cache {
         }
     }
 
-    /// Deletes exact keys, then every key matching each pattern; counts them in `invalidated`.
-    pub(crate) async fn delete(&self, keys: &[String], patterns: &[String]) {
+    /// Deletes exact keys, every key matching each pattern, and every key carrying each tag;
+    /// counts them in `invalidated`.
+    pub(crate) async fn delete(&self, keys: &[String], patterns: &[String], tags: &[String]) {
         let deleted = match &self.inner.store {
             Store::Memory(memory) => {
                 memory.delete(keys)
                     + patterns
                         .iter()
                         .map(|pattern| memory.delete_matching(pattern))
+                        .sum::<u64>()
+                    + tags
+                        .iter()
+                        .map(|tag| memory.delete_tagged(tag))
                         .sum::<u64>()
             }
             Store::Redis(redis) => {
@@ -277,6 +315,14 @@ impl Cache {
                 }
                 for pattern in patterns {
                     deleted += self.delete_matching(redis, pattern).await;
+                }
+                for tag in tags {
+                    if let Ok(members) = self.guarded("EVALSHA", redis.take_tag(tag)).await {
+                        deleted += self
+                            .guarded("UNLINK", redis.unlink(&members))
+                            .await
+                            .unwrap_or(0);
+                    }
                 }
                 deleted
             }

@@ -252,11 +252,12 @@ impl Policy {
 /// 2. Otherwise join the key's flight in this process: followers get the leader's value
 ///    (or, if they hold a stale value, return it at once); the leader goes on.
 /// 3. The leader claims the key (a lease for an absent key), waits for another process's
-///    lease with `lock = true`, runs the body, hands the value to its followers, and stores
-///    it unless an invalidation came in between.
+///    lease with `lock = true`, adds the key to its `tags`, runs the body, hands the value to
+///    its followers, and stores it unless an invalidation came in between.
 pub async fn get_or_compute<S, R>(
     cache: &Cache,
     key: String,
+    tags: Vec<String>,
     policy: Policy,
     codec: Codec<S::Value>,
     body: impl Future<Output = R>,
@@ -346,6 +347,14 @@ where
         }
     }
 
+    if !tags.is_empty()
+        && permit.may_store()
+        && !cache.tag(&key, &tags, policy.ttl + policy.stale).await
+    {
+        cache.release(&key, permit).await;
+        permit = Permit::Nothing;
+    }
+
     let output = body.await;
     let cacheable = S::cacheable(&output);
     let failed = cacheable.is_none();
@@ -395,19 +404,30 @@ fn now_ms() -> u64 {
         .map_or(0, |since| since.as_millis() as u64)
 }
 
-/// Runs `body`; if `succeeded` says its output is a success, deletes `keys` and every key
-/// matching `patterns` (already prefixed and encoded by the macro, before the body consumed the
-/// arguments).
+/// What an invalidation deletes, rendered by the macro (prefixed and encoded) before the
+/// body consumes the arguments.
+#[derive(Debug, Default)]
+pub struct Targets {
+    /// Exact keys.
+    pub keys: Vec<String>,
+    /// Glob patterns.
+    pub patterns: Vec<String>,
+    /// Tag keys (from `Cache::tag_writer`).
+    pub tags: Vec<String>,
+}
+
+/// Runs `body`; if `succeeded` says its output is a success, deletes the `targets`.
 pub async fn invalidate_after<R>(
     cache: &Cache,
-    keys: Vec<String>,
-    patterns: Vec<String>,
+    targets: Targets,
     succeeded: fn(&R) -> bool,
     body: impl Future<Output = R>,
 ) -> R {
     let output = body.await;
     if succeeded(&output) {
-        cache.delete(&keys, &patterns).await;
+        cache
+            .delete(&targets.keys, &targets.patterns, &targets.tags)
+            .await;
     }
     output
 }

@@ -4,8 +4,8 @@
 
 pub use crate::cache::{Cache, global};
 pub use crate::flow::{
-    CacheValue, Codec, Copies, NotClone, OkOnly, Policy, Probe, Shape, SomeOnly, ViaClone, Whole,
-    always, get_or_compute, invalidate_after, is_ok, json_codec,
+    CacheValue, Codec, Copies, NotClone, OkOnly, Policy, Probe, Shape, SomeOnly, Targets, ViaClone,
+    Whole, always, get_or_compute, invalidate_after, is_ok, json_codec,
 };
 pub use crate::key::{KeyPart, KeyWriter};
 pub use std::time::Duration;

@@ -1,6 +1,7 @@
 //! The in-process store: a bounded moka cache of encoded entries, each with its own TTL.
 
-use std::sync::Arc;
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use moka::ops::compute::{CompResult, Op};
@@ -33,7 +34,34 @@ impl moka::Expiry<String, Entry> for PerEntryTtl {
     }
 }
 
+/// The keys carrying one tag, with how long the set must live (its longest-lived member).
+#[derive(Clone)]
+struct TagSet {
+    keys: Arc<Mutex<HashSet<String>>>,
+    ttl: Duration,
+}
+
+struct TagSetTtl;
+
+impl moka::Expiry<String, TagSet> for TagSetTtl {
+    fn expire_after_create(&self, _: &String, set: &TagSet, _: Instant) -> Option<Duration> {
+        Some(set.ttl)
+    }
+
+    fn expire_after_update(
+        &self,
+        _: &String,
+        set: &TagSet,
+        _: Instant,
+        _: Option<Duration>,
+    ) -> Option<Duration> {
+        Some(set.ttl)
+    }
+}
+
 pub(crate) struct MemoryStore {
+    /// Tag sets, updated only through moka's per-key compute, like the entries' leases.
+    tags: moka::sync::Cache<String, TagSet, foldhash::fast::RandomState>,
     /// foldhash (seeded per process) instead of SipHash: keys are short strings, and hashing
     /// them is a visible part of a memory hit.
     entries: moka::sync::Cache<String, Entry, foldhash::fast::RandomState>,
@@ -50,6 +78,9 @@ impl std::fmt::Debug for MemoryStore {
 impl MemoryStore {
     pub(crate) fn new(max_entries: u64) -> Self {
         MemoryStore {
+            tags: moka::sync::Cache::builder()
+                .expire_after(TagSetTtl)
+                .build_with_hasher(foldhash::fast::RandomState::default()),
             entries: moka::sync::Cache::builder()
                 .max_capacity(max_entries)
                 .expire_after(PerEntryTtl)
@@ -123,6 +154,46 @@ impl MemoryStore {
             .map(|(key, _)| key)
             .collect();
         doomed.iter().filter(|key| self.remove(key)).count() as u64
+    }
+
+    /// Adds `key` to `tag`'s set, which then lives at least `lifetime`.
+    pub(crate) fn tag(&self, tag: &str, key: &str, lifetime: Duration) {
+        self.tags.entry_by_ref(tag).and_compute_with(|current| {
+            let (keys, ttl) = match current {
+                Some(current) => {
+                    let set = current.into_value();
+                    (set.keys, set.ttl.max(lifetime))
+                }
+                None => (Arc::default(), lifetime),
+            };
+            keys.lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(key.to_owned());
+            // Put again (the same set) so moka applies the possibly longer lifetime.
+            Op::Put(TagSet { keys, ttl })
+        });
+    }
+
+    /// Takes `tag`'s keys and deletes them; returns how many entries went.
+    pub(crate) fn delete_tagged(&self, tag: &str) -> u64 {
+        let taken = self
+            .tags
+            .entry_by_ref(tag)
+            .and_compute_with(|current| match current {
+                Some(_) => Op::Remove,
+                None => Op::Nop,
+            });
+        let CompResult::Removed(set) = taken else {
+            return 0;
+        };
+        let keys = std::mem::take(
+            &mut *set
+                .into_value()
+                .keys
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner),
+        );
+        keys.iter().filter(|key| self.remove(key)).count() as u64
     }
 
     /// Removes through the same per-key serialization as `replace_if`: moka's plain `remove`

@@ -35,6 +35,27 @@ static DELETE_IF: LazyLock<Script> = LazyLock::new(|| {
     )
 });
 
+/// Adds a key to a tag's set and keeps the set alive at least as long as the entry.
+static TAG: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"redis.call('SADD', KEYS[1], ARGV[1])
+          if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[2]) then
+            redis.call('PEXPIRE', KEYS[1], ARGV[2])
+          end
+          return 1",
+    )
+});
+
+/// Takes a tag's members and deletes the set in one step, so a key added concurrently lands
+/// either in the members taken or in a new set, never in between.
+static TAKE_TAG: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"local members = redis.call('SMEMBERS', KEYS[1])
+          redis.call('DEL', KEYS[1])
+          return members",
+    )
+});
+
 pub(crate) struct RedisStore {
     target: Target,
     /// `host:port/db`, or the cluster's seed nodes, with no credentials: safe to print.
@@ -277,6 +298,23 @@ impl RedisStore {
             cmd.arg(key.as_ref());
         }
         cmd.query_async(&mut conn).await
+    }
+
+    /// Adds `key` to the set of tag key `tag`, which then lives at least `lifetime`.
+    pub(crate) async fn tag(&self, tag: &str, key: &str, lifetime: Duration) -> RedisResult<()> {
+        let mut conn = self.connection().await?;
+        TAG.key(tag)
+            .arg(key)
+            .arg(millis(lifetime))
+            .invoke_async::<i64>(&mut conn)
+            .await
+            .map(drop)
+    }
+
+    /// The keys tagged with tag key `tag`; the tag is emptied.
+    pub(crate) async fn take_tag(&self, tag: &str) -> RedisResult<Vec<Vec<u8>>> {
+        let mut conn = self.connection().await?;
+        TAKE_TAG.key(tag).invoke_async(&mut conn).await
     }
 
     /// The nodes a pattern walk must visit: the server, or every master of a cluster (redis-rs

@@ -62,7 +62,7 @@ async fn hashed(secret: String) -> usize {
     secret.len()
 }
 
-#[cache(key = "resilient:<id>", ttl = "10m", stale = "1h", fail_safe = true, jitter = "10%", lock)]
+#[cache(key = "resilient:<id>", ttl = "10m", stale = "1h", fail_safe = true, jitter = "10%", lock, tags = ["user:<id>", "resilient"])]
 async fn resilient(id: u64) -> Result<u64, AppError> {
     Ok(id)
 }
@@ -88,7 +88,7 @@ impl Repo {
         id
     }
 
-    #[invalidate(keys = ["t:<self.tenant>:user:<id>"], patterns = ["t:<self.tenant>:list:*"], cache = &self.cache)]
+    #[invalidate(keys = ["t:<self.tenant>:user:<id>"], patterns = ["t:<self.tenant>:list:*"], tags = ["user:<id>"], cache = &self.cache)]
     async fn update(&self, id: u64) -> Result<(), AppError> {
         let _ = id;
         Ok(())
