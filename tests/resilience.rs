@@ -125,6 +125,15 @@ on_both_stores! {
         assert_eq!(stats.hits, 199, "{stats:?}");
     }
 
+    async fn concurrent_misses_with_an_instant_body_run_it_once(cache: &Cache) {
+        // The leader finishes before some followers' reads return: those must still get its
+        // value (the flight stays open until the value is stored, and a caller that finds the
+        // key taken reads it again) instead of running the body again.
+        let calls = Arc::new(Calls::default());
+        concurrent_reports(cache, &calls, 100, Duration::ZERO).await;
+        assert_eq!(calls.count(), 1);
+    }
+
     async fn different_keys_never_wait_for_each_other(cache: &Cache) {
         let calls = Arc::new(Calls::default());
         let slow = {

@@ -329,8 +329,17 @@ where
         return body.await;
     };
 
-    Counters::bump(&counters.misses);
     let mut permit = cache.claim(&key, seen).await;
+    if matches!(permit, Permit::Taken) {
+        // Someone else wrote the key or holds its lease since our read: look once more.
+        if let Read::Found(bytes) = cache.read(&key).await {
+            if let Some(value) = decode_value(&codec, &bytes) {
+                leader.land(Landed::Value(Arc::from(&*bytes)));
+                Counters::bump(&counters.hits);
+                return S::from_cached(value);
+            }
+        }
+    }
     if policy.lock && matches!(permit, Permit::Taken) {
         Counters::bump(&counters.lock_waits);
         match cache.wait_for_lease_holder(&key).await {
@@ -355,6 +364,7 @@ where
         permit = Permit::Nothing;
     }
 
+    Counters::bump(&counters.misses);
     let output = body.await;
     let cacheable = S::cacheable(&output);
     let failed = cacheable.is_none();

@@ -66,7 +66,8 @@ impl Flights {
     }
 }
 
-/// The caller that runs the body. Dropping it without landing ends the flight empty-handed.
+/// The caller that runs the body. Dropping it ends the flight (empty-handed if it never
+/// landed).
 pub(crate) struct Leader<'a> {
     flights: &'a Flights,
     key: String,
@@ -79,9 +80,10 @@ impl Leader<'_> {
         self.slot.receiver_count() > 0
     }
 
-    pub(crate) fn land(self, landed: Landed) {
+    /// Hands `landed` to the followers, and to anyone who joins until the leader is dropped
+    /// (keep it until the value is stored, so latecomers do not compute it again).
+    pub(crate) fn land(&self, landed: Landed) {
         self.slot.send_replace(Some(landed));
-        // `Drop` ends the flight.
     }
 }
 
