@@ -1,8 +1,9 @@
 //! Parsing attribute arguments.
 //!
-//! Arguments are first read generically (`name = expr` or `name(a, b)`), so that one mistake
-//! does not hide the next, then interpreted per macro in [`CacheArgs`] and [`InvalidateArgs`],
-//! which report unknown and duplicate arguments in one place each.
+//! Arguments are first read generically (`name = expr`, a call such as `skip(a, b)` or
+//! `get_user(id)`, or a bare `name`), so that one mistake does not hide the next, then
+//! interpreted per macro in [`CacheArgs`] and [`InvalidateArgs`], which report unknown and
+//! duplicate arguments in one place each.
 
 use proc_macro2::Span;
 use syn::parse::{Parse, ParseStream};
@@ -15,6 +16,7 @@ use crate::suggest::did_you_mean;
 
 /// One argument as written.
 pub(crate) struct RawArg {
+    /// The argument's name; for a call, the called function's or method's name.
     pub(crate) name: Ident,
     pub(crate) value: RawValue,
 }
@@ -22,10 +24,21 @@ pub(crate) struct RawArg {
 pub(crate) enum RawValue {
     /// `name = expr`
     Expr(Expr),
-    /// `name(a, b)`
-    List(Punctuated<Expr, Token![,]>),
+    /// A call: `skip(a, b)`, `get_user(id)`, `users::get_user(id)`, `self.get(id)`.
+    Call(Expr),
     /// `name` alone
     Flag,
+}
+
+impl RawValue {
+    /// The arguments of a call.
+    fn call_args(&self) -> Option<&Punctuated<Expr, Token![,]>> {
+        match self {
+            RawValue::Call(Expr::Call(call)) => Some(&call.args),
+            RawValue::Call(Expr::MethodCall(call)) => Some(&call.args),
+            _ => None,
+        }
+    }
 }
 
 pub(crate) struct RawArgs(pub(crate) Vec<RawArg>);
@@ -34,18 +47,37 @@ impl Parse for RawArgs {
     fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
         let mut args = Vec::new();
         while !input.is_empty() {
-            let name: Ident = input.call(syn::ext::IdentExt::parse_any)?;
-            let value = if input.peek(Token![=]) {
+            let arg = if input.peek2(Token![=]) && !input.peek2(Token![==]) {
+                let name: Ident = input.call(syn::ext::IdentExt::parse_any)?;
                 input.parse::<Token![=]>()?;
-                RawValue::Expr(input.parse()?)
-            } else if input.peek(syn::token::Paren) {
-                let content;
-                syn::parenthesized!(content in input);
-                RawValue::List(content.parse_terminated(Expr::parse, Token![,])?)
+                RawArg {
+                    name,
+                    value: RawValue::Expr(input.parse()?),
+                }
             } else {
-                RawValue::Flag
+                let expr: Expr = input.parse()?;
+                let name = match &expr {
+                    Expr::Path(path) => path.path.get_ident().cloned(),
+                    Expr::Call(call) => match &*call.func {
+                        Expr::Path(path) => path.path.segments.last().map(|s| s.ident.clone()),
+                        _ => None,
+                    },
+                    Expr::MethodCall(call) => Some(call.method.clone()),
+                    _ => None,
+                };
+                let Some(name) = name else {
+                    return Err(syn::Error::new_spanned(
+                        expr,
+                        "expected `name = value`, a flag such as `lock`, or a call such as `skip(db)` or `get_user(id)`",
+                    ));
+                };
+                let value = match expr {
+                    Expr::Path(_) => RawValue::Flag,
+                    call => RawValue::Call(call),
+                };
+                RawArg { name, value }
             };
-            args.push(RawArg { name, value });
+            args.push(arg);
             if input.is_empty() {
                 break;
             }
@@ -177,6 +209,8 @@ pub(crate) struct InvalidateArgs {
     pub(crate) keys: Vec<LitStr>,
     pub(crate) patterns: Vec<LitStr>,
     pub(crate) tags: Vec<LitStr>,
+    /// Calls of `#[cache]` functions: delete exactly the entry each call would read.
+    pub(crate) calls: Vec<Expr>,
     pub(crate) cache: Option<Expr>,
 }
 
@@ -190,6 +224,7 @@ impl InvalidateArgs {
         let mut patterns = Once::default();
         let mut tags = Once::default();
         let mut cache = Once::default();
+        let mut calls = Vec::new();
         for arg in &raw.0 {
             match arg.name.to_string().as_str() {
                 "key" => key.read(arg, errors, expect_str),
@@ -198,7 +233,10 @@ impl InvalidateArgs {
                 "patterns" => patterns.read(arg, errors, expect_str_array),
                 "tags" => tags.read(arg, errors, expect_str_array),
                 "cache" => cache.read(arg, errors, expect_cache),
-                _ => unknown_argument(&arg.name, "invalidate", INVALIDATE_ARGS, errors),
+                _ => match &arg.value {
+                    RawValue::Call(call) => calls.push(call.clone()),
+                    _ => unknown_argument(&arg.name, "invalidate", INVALIDATE_ARGS, errors),
+                },
             }
         }
         let one_and_many = |one: Option<LitStr>, many: Option<Vec<LitStr>>| {
@@ -208,6 +246,7 @@ impl InvalidateArgs {
             keys: one_and_many(key.value, keys.value),
             patterns: one_and_many(pattern.value, patterns.value),
             tags: tags.value.unwrap_or_default(),
+            calls,
             cache: cache.value,
         }
     }
@@ -323,7 +362,7 @@ fn expect_bool(arg: &RawArg, errors: &mut Errors) -> Option<LitBool> {
 }
 
 fn expect_ident_list(arg: &RawArg, errors: &mut Errors) -> Option<Vec<Ident>> {
-    let RawValue::List(list) = &arg.value else {
+    let Some(list) = arg.value.call_args() else {
         errors.push(
             arg.name.span(),
             format!(

@@ -8,6 +8,7 @@ use syn::{Ident, ItemFn, Type};
 use crate::args::{CacheArgs, RawArgs};
 use crate::errors::Errors;
 use crate::expand_common::{cache_handle, moved_body, with_errors};
+use crate::key_fn;
 use crate::signature::{self, Params, Shape};
 use crate::suggest::did_you_mean;
 use crate::template::{self, Kind, Template};
@@ -261,7 +262,9 @@ fn generate(function: ItemFn, plan: Plan) -> TokenStream {
         let __redcache_copies = (&::redcache::__private::Probe::<#value_type>::new()).copies();
         #json_codec.with_copies(__redcache_copies)
     }};
+    let companion = key_fn::companion(&sig, &vis, &key);
     quote! {
+        #companion
         #(#attrs)*
         #vis #sig {
             let __redcache_cache: &::redcache::__private::Cache = #cache;

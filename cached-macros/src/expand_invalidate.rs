@@ -7,6 +7,7 @@ use syn::ItemFn;
 use crate::args::{InvalidateArgs, RawArgs};
 use crate::errors::Errors;
 use crate::expand_common::{cache_handle, moved_body, with_errors};
+use crate::key_fn;
 use crate::signature::{self, Params, Shape};
 use crate::template::{self, Kind};
 
@@ -27,15 +28,24 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
             return with_errors(errors, item);
         }
     };
-    if args.keys.is_empty() && args.patterns.is_empty() && args.tags.is_empty() && errors.is_empty()
+    if args.keys.is_empty()
+        && args.patterns.is_empty()
+        && args.tags.is_empty()
+        && args.calls.is_empty()
+        && errors.is_empty()
     {
         errors.push(
             proc_macro2::Span::call_site(),
-            "`#[invalidate]` needs something to delete: `key = \"..\"`, `keys = [..]`, `pattern = \"..\"`, `patterns = [..]` or `tags = [..]`",
+            "`#[invalidate]` needs something to delete: `key = \"..\"`, `keys = [..]`, `pattern = \"..\"`, `patterns = [..]`, `tags = [..]`, or a call of a `#[cache]` function such as `get_user(id)`",
         );
     }
     let params = Params::of(&function.sig);
-    let keys = template::expand_all(&args.keys, Kind::Key, &params, &mut errors);
+    let mut keys = template::expand_all(&args.keys, Kind::Key, &params, &mut errors);
+    keys.extend(
+        args.calls
+            .iter()
+            .filter_map(|call| key_fn::key_of_call(call, &mut errors)),
+    );
     let patterns = template::expand_all(&args.patterns, Kind::Pattern, &params, &mut errors);
     let tags = template::expand_all(&args.tags, Kind::Tag, &params, &mut errors);
     if !errors.is_empty() {

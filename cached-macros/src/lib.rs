@@ -13,6 +13,7 @@ mod errors;
 mod expand_cache;
 mod expand_common;
 mod expand_invalidate;
+mod key_fn;
 mod signature;
 mod suggest;
 mod template;

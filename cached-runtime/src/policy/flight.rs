@@ -122,6 +122,14 @@ mod tests {
         assert!(matches!(flights.join("other"), Role::Leader(_)));
         leader.land(Landed::Value(Arc::from(&b"v"[..])));
         assert!(matches!(follower.wait().await, Some(Landed::Value(v)) if &*v == b"v"));
+        let Role::Follower(latecomer) = flights.join("k") else {
+            panic!("the flight stays open until the leader is dropped")
+        };
+        assert!(
+            matches!(latecomer.wait().await, Some(Landed::Value(_))),
+            "landed at once"
+        );
+        drop(leader);
         assert!(
             matches!(flights.join("k"), Role::Leader(_)),
             "the flight ended"
