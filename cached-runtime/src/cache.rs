@@ -8,7 +8,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use crate::backend::memory::MemoryStore;
-use crate::backend::redis::{RedisStore, is_unavailable};
+use crate::backend::redis::{RedisStore, ScanNode, is_unavailable};
 use crate::backend::{Bytes, Copy, Store};
 use crate::codec::{self, Entry};
 use crate::error::Error;
@@ -333,31 +333,41 @@ impl Cache {
             .fetch_add(deleted, std::sync::atomic::Ordering::Relaxed);
     }
 
-    /// Incremental `SCAN` + `UNLINK` of one pattern, on every master of a cluster. Each step
-    /// is bounded by the op timeout; a failed step ends that node's walk (logged and counted).
+    /// Incremental `SCAN` + `UNLINK` of one pattern, on every master of a cluster at once.
     async fn delete_matching(&self, redis: &RedisStore, pattern: &str) -> u64 {
         let Ok(nodes) = self.guarded("CLUSTER NODES", redis.scan_nodes()).await else {
             return 0;
         };
+        let walks = nodes
+            .iter()
+            .map(|node| self.delete_matching_on(redis, node, pattern));
+        futures_util::future::join_all(walks)
+            .await
+            .into_iter()
+            .sum()
+    }
+
+    /// One node's walk. Each step is bounded by the op timeout; a failed step ends the walk
+    /// (logged and counted).
+    async fn delete_matching_on(&self, redis: &RedisStore, node: &ScanNode, pattern: &str) -> u64 {
+        let mut cursor = 0;
         let mut deleted = 0;
-        for node in &nodes {
-            let mut cursor = 0;
-            loop {
-                let step = self
-                    .guarded("SCAN", redis.scan(node, cursor, pattern))
-                    .await;
-                let Ok((next, keys)) = step else { break };
-                match self.guarded("UNLINK", redis.unlink(&keys)).await {
-                    Ok(n) => deleted += n,
-                    Err(_) => break,
-                }
-                if next == 0 {
-                    break;
-                }
-                cursor = next;
+        loop {
+            let step = self
+                .guarded("SCAN", redis.scan(node, cursor, pattern))
+                .await;
+            let Ok((next, keys)) = step else {
+                return deleted;
+            };
+            match self.guarded("UNLINK", redis.unlink(&keys)).await {
+                Ok(n) => deleted += n,
+                Err(_) => return deleted,
             }
+            if next == 0 {
+                return deleted;
+            }
+            cursor = next;
         }
-        deleted
     }
 
     /// Runs one Redis operation under the fail-open policy: skipped while the breaker is open,

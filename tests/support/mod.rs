@@ -194,6 +194,11 @@ impl RedisCluster {
     /// Starts three cluster-enabled servers and joins them with `redis-cli --cluster create`,
     /// then waits for `cluster_state:ok` (about 2 s).
     pub fn start() -> RedisCluster {
+        Self::start_with(&[])
+    }
+
+    /// Starts the cluster with extra `redis-server` arguments for every node.
+    pub fn start_with(extra: &[&str]) -> RedisCluster {
         static NEXT: AtomicUsize = AtomicUsize::new(0);
         let masters: Vec<RedisServer> = (0..3)
             .map(|_| {
@@ -204,14 +209,16 @@ impl RedisCluster {
                 ));
                 std::fs::create_dir_all(&dir).expect("cluster node dir");
                 let dir_arg = dir.to_str().expect("utf-8 temp dir").to_owned();
-                let mut server = RedisServer::start_with(&[
+                let mut args = vec![
                     "--cluster-enabled",
                     "yes",
                     "--cluster-node-timeout",
                     "1000",
                     "--dir",
                     &dir_arg,
-                ]);
+                ];
+                args.extend_from_slice(extra);
+                let mut server = RedisServer::start_with(&args);
                 server.dir = Some(dir);
                 server
             })
