@@ -52,6 +52,17 @@ async fn refreshing(
     })
 }
 
+#[cache(key = "versioned:<id>", ttl = 60, skip(cache, calls, source, work), cache = cache)]
+async fn versioned(cache: &Cache, calls: &Calls, source: &Source, id: u64, work: Duration) -> u64 {
+    calls.hit();
+    let version = source.version.load(Ordering::SeqCst);
+    tokio::time::sleep(work).await;
+    version
+}
+
+#[invalidate(key = "versioned:<id>", cache = cache)]
+async fn forget_versioned(cache: &Cache, id: u64) {}
+
 #[cache(key = "jittered:<id>", ttl = 100, jitter = "50%", skip(cache), cache = cache)]
 async fn jittered(cache: &Cache, id: u64) -> u64 {
     id
@@ -171,6 +182,33 @@ on_both_stores! {
             assert_eq!(got, Ok(Report { id: 3, version: 1 }));
         }
         assert_eq!(calls.count(), 2, "the cancelled leader, then one new leader");
+        // The cancelled leader's lease was given back: the key caches again at once, rather
+        // than being blocked until the lease times out.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        report(cache, &calls, 3, Duration::ZERO).await.unwrap();
+        report(cache, &calls, 3, Duration::ZERO).await.unwrap();
+        assert!(calls.count() <= 3, "cached again: {} bodies", calls.count());
+    }
+
+    async fn callers_after_an_invalidation_never_get_an_older_value(cache: &Cache) {
+        // A leader reads version 1 and is slow; the row changes and is invalidated; a caller
+        // that starts after that must not be handed the leader's version 1.
+        let source = Arc::new(Source::default());
+        source.version.store(1, Ordering::SeqCst);
+        let calls = Arc::new(Calls::default());
+        let slow = {
+            let (cache, calls, source) = (cache.clone(), calls.clone(), source.clone());
+            tokio::spawn(async move {
+                versioned(&cache, &calls, &source, 4, Duration::from_millis(300)).await
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        source.version.store(2, Ordering::SeqCst);
+        forget_versioned(cache, 4).await;
+        let after = versioned(cache, &calls, &source, 4, Duration::ZERO).await;
+        assert_eq!(after, 2, "a read that started after the invalidation");
+        assert_eq!(slow.await.unwrap(), 1, "the read in flight keeps its own value");
+        assert_eq!(versioned(cache, &calls, &source, 4, Duration::ZERO).await, 2);
     }
 
     async fn stale_value_is_served_at_once_while_one_caller_refreshes(cache: &Cache) {

@@ -152,8 +152,9 @@ impl Cache {
             Store::Redis(redis) => match self.guarded("GET", redis.get(key)).await {
                 Ok(Some(bytes)) => Read::Found(Bytes::Owned(bytes)),
                 Ok(None) => Read::Absent,
-                Err(Failure::BadEntry) => Read::WrongType,
-                Err(Failure::Unavailable) => Read::Unavailable,
+                Err(Failure::WrongType) => Read::WrongType,
+                // Unreachable, or refused (cluster in flux, ACL): no write either.
+                Err(Failure::Unavailable | Failure::Refused) => Read::Unavailable,
             },
         }
     }
@@ -196,43 +197,48 @@ impl Cache {
         copy: impl FnOnce() -> Option<Copy>,
         ttl: Duration,
     ) {
+        // `None`: nothing was attempted; `Some(false)`: a compare-and-set was refused because
+        // the key changed (an invalidation, an expired lease) while the body ran.
         let written = match (&self.inner.store, permit) {
-            (_, Permit::Taken | Permit::Nothing) => false,
+            (_, Permit::Taken | Permit::Nothing) => None,
             (Store::Memory(memory), Permit::Lease(lease)) => {
-                memory.replace_if(key, &lease, bytes, copy(), ttl)
+                Some(memory.replace_if(key, &lease, bytes, copy(), ttl))
             }
             (Store::Memory(memory), Permit::Replace(seen)) => {
-                memory.replace_if(key, &seen, bytes, copy(), ttl)
+                Some(memory.replace_if(key, &seen, bytes, copy(), ttl))
             }
             (Store::Memory(memory), Permit::Overwrite) => {
                 memory.set(key, bytes, copy(), ttl);
-                true
+                Some(true)
             }
             (Store::Redis(redis), Permit::Lease(lease)) => self
                 .guarded("EVALSHA", redis.replace_if(key, &lease, &bytes, ttl))
                 .await
-                .unwrap_or(false),
+                .ok(),
             (Store::Redis(redis), Permit::Replace(seen)) => self
                 .guarded("EVALSHA", redis.replace_if(key, &seen, &bytes, ttl))
                 .await
-                .unwrap_or(false),
+                .ok(),
             (Store::Redis(redis), Permit::Overwrite) => self
                 .guarded("SET", redis.set(key, &bytes, ttl))
                 .await
-                .is_ok(),
+                .ok()
+                .map(|()| true),
         };
-        let counter = if written {
-            &self.inner.counters.writes
-        } else {
-            &self.inner.counters.writes_skipped
-        };
-        Counters::bump(counter);
+        match written {
+            Some(true) => Counters::bump(&self.inner.counters.writes),
+            Some(false) => Counters::bump(&self.inner.counters.writes_skipped),
+            None => {}
+        }
     }
 
     /// Adds `key` to each tag's set before the body runs, so that a tag invalidation from
     /// then on finds the key (and its lease). Returns false if any tag could not be recorded:
     /// the value must then not be stored, or it could outlive an invalidation of that tag.
     pub(crate) async fn tag(&self, key: &str, tags: &[String], lifetime: Duration) -> bool {
+        // The set must outlive the lease (the body may run up to the lease timeout) and then
+        // the entry written after it.
+        let lifetime = lifetime.saturating_add(self.inner.lease_timeout);
         for tag in tags {
             let tagged = match &self.inner.store {
                 Store::Memory(memory) => {
@@ -265,10 +271,25 @@ impl Cache {
         }
     }
 
+    /// Releases our lease without waiting: at once in memory, from a spawned task on Redis.
+    pub(crate) fn release_in_background(&self, key: &str, lease: Arc<[u8]>) {
+        match &self.inner.store {
+            Store::Memory(memory) => memory.delete_if(key, &lease),
+            Store::Redis(_) => {
+                let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+                    return; // no runtime left: the lease expires by itself
+                };
+                let (cache, key) = (self.clone(), key.to_owned());
+                runtime.spawn(async move { cache.release(&key, Permit::Lease(lease)).await });
+            }
+        }
+    }
+
     /// With `lock = true`, when another caller (in another process) holds the lease: waits,
     /// bounded by the lock wait, for its value to appear or its lease to go.
     pub(crate) async fn wait_for_lease_holder(&self, key: &str) -> Waited {
-        let deadline = tokio::time::Instant::now() + self.inner.lock_wait;
+        let wait = self.inner.lock_wait.min(Duration::from_secs(24 * 3600));
+        let deadline = tokio::time::Instant::now() + wait;
         let mut pause = Duration::from_millis(5);
         loop {
             let now = tokio::time::Instant::now();
@@ -293,6 +314,8 @@ impl Cache {
     /// Deletes exact keys, every key matching each pattern, and every key carrying each tag;
     /// counts them in `invalidated`.
     pub(crate) async fn delete(&self, keys: &[String], patterns: &[String], tags: &[String]) {
+        // Calls that start from now on must not join a flight that started before.
+        self.inner.flights.invalidated();
         let deleted = match &self.inner.store {
             Store::Memory(memory) => {
                 memory.delete(keys)
@@ -415,7 +438,11 @@ impl Cache {
             // Redis is up and answered; this key or command is the problem.
             inner.breaker.record_success();
             self.log_failure(op, &error, false);
-            Err(Failure::BadEntry)
+            if error.code() == Some("WRONGTYPE") {
+                Err(Failure::WrongType)
+            } else {
+                Err(Failure::Refused)
+            }
         }
     }
 
@@ -533,8 +560,13 @@ pub(crate) enum Waited {
 }
 
 enum Failure {
+    /// Redis could not be reached in time (counts toward the breaker).
     Unavailable,
-    BadEntry,
+    /// The key holds another Redis type.
+    WrongType,
+    /// Redis answered with another error about this command (out of memory, a cluster
+    /// resharding, an ACL): Redis is up, the operation did not happen.
+    Refused,
 }
 
 /// Configures a [`Cache`].

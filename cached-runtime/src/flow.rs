@@ -329,8 +329,12 @@ where
         return body.await;
     };
 
-    let mut permit = cache.claim(&key, seen).await;
-    if matches!(permit, Permit::Taken) {
+    let mut held = Held {
+        cache,
+        key: &key,
+        permit: Some(cache.claim(&key, seen).await),
+    };
+    if matches!(held.permit(), Permit::Taken) {
         // Someone else wrote the key or holds its lease since our read: look once more.
         if let Read::Found(bytes) = cache.read(&key).await {
             if let Some(value) = decode_value(&codec, &bytes) {
@@ -340,7 +344,7 @@ where
             }
         }
     }
-    if policy.lock && matches!(permit, Permit::Taken) {
+    if policy.lock && matches!(held.permit(), Permit::Taken) {
         Counters::bump(&counters.lock_waits);
         match cache.wait_for_lease_holder(&key).await {
             Waited::Found(bytes) => match decode_value(&codec, &bytes) {
@@ -349,19 +353,20 @@ where
                     Counters::bump(&counters.hits);
                     return S::from_cached(value);
                 }
-                None => permit = Permit::Replace(bytes),
+                None => held.permit = Some(Permit::Replace(bytes)),
             },
-            Waited::Free(claimed) => permit = claimed,
+            Waited::Free(claimed) => held.permit = Some(claimed),
             Waited::GaveUp => {}
         }
     }
 
     if !tags.is_empty()
-        && permit.may_store()
+        && held.permit().may_store()
         && !cache.tag(&key, &tags, policy.ttl + policy.stale).await
     {
-        cache.release(&key, permit).await;
-        permit = Permit::Nothing;
+        // Not storing after all; give the lease back without making this caller wait on a
+        // Redis that just failed.
+        held.release_in_background();
     }
 
     Counters::bump(&counters.misses);
@@ -370,26 +375,25 @@ where
     let failed = cacheable.is_none();
     // Encoding costs about as much as a hit: skip it when nobody would read the bytes (no
     // followers, and nothing may be stored: Redis down, or another caller holds the lease).
-    if let Some(value) = cacheable.filter(|_| leader.has_followers() || permit.may_store()) {
+    if let Some(value) = cacheable.filter(|_| leader.has_followers() || held.permit().may_store()) {
         let fresh_for = policy.fresh_for();
-        let fresh_until =
-            (!policy.stale.is_zero()).then(|| now_ms() + fresh_for.as_millis() as u64);
+        let fresh_until = (!policy.stale.is_zero())
+            .then(|| now_ms().saturating_add(fresh_for.as_millis() as u64));
         match (codec.encode)(value, fresh_until) {
             Ok(bytes) => {
                 let bytes: Arc<[u8]> = bytes.into();
                 // Followers need not wait for the write.
                 leader.land(Landed::Value(bytes.clone()));
                 let copy = || codec.keep_copy(value);
-                cache
-                    .store(&key, permit, bytes, copy, fresh_for + policy.stale)
-                    .await;
+                let lifetime = fresh_for.saturating_add(policy.stale);
+                cache.store(&key, held.take(), bytes, copy, lifetime).await;
                 return output;
             }
             Err(error) => cache.log_encode_failure(&key, &error),
         }
     }
     leader.land(Landed::Nothing);
-    cache.release(&key, permit).await;
+    cache.release(&key, held.take()).await;
     match stale {
         Some(value) if failed && policy.fail_safe => {
             Counters::bump(&counters.fail_safe);
@@ -397,6 +401,37 @@ where
             S::from_cached(value)
         }
         _ => output,
+    }
+}
+
+/// The leader's permit. If the call is dropped (cancelled) or panics while it still holds a
+/// lease, the lease is released in the background; otherwise no caller could cache the key
+/// until the lease timed out.
+struct Held<'a> {
+    cache: &'a Cache,
+    key: &'a str,
+    permit: Option<Permit>,
+}
+
+impl Held<'_> {
+    fn permit(&self) -> &Permit {
+        self.permit.as_ref().unwrap_or(&Permit::Nothing)
+    }
+
+    fn take(&mut self) -> Permit {
+        self.permit.take().unwrap_or(Permit::Nothing)
+    }
+
+    fn release_in_background(&mut self) {
+        if let Permit::Lease(lease) = self.take() {
+            self.cache.release_in_background(self.key, lease);
+        }
+    }
+}
+
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        self.release_in_background();
     }
 }
 
@@ -435,9 +470,15 @@ pub async fn invalidate_after<R>(
 ) -> R {
     let output = body.await;
     if succeeded(&output) {
-        cache
-            .delete(&targets.keys, &targets.patterns, &targets.tags)
-            .await;
+        // In a task of its own: the change is made, so the invalidation must finish even if
+        // this caller is cancelled now (it still waits for it, to read its own writes).
+        let cache = cache.clone();
+        let deletion = tokio::spawn(async move {
+            cache
+                .delete(&targets.keys, &targets.patterns, &targets.tags)
+                .await;
+        });
+        let _ = deletion.await;
     }
     output
 }

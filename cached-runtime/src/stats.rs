@@ -13,8 +13,9 @@ pub struct Stats {
     /// Cache operations that failed (timeout, connection, server error, garbage). Each one was
     /// absorbed: the caller got the body's value instead.
     pub errors: u64,
-    /// Entries that were present but could not be decoded (schema change, foreign data, wrong
-    /// Redis type); each was treated as a miss and overwritten. Also counted in `errors`.
+    /// Entries that were present but could not be decoded (schema change, foreign data); each
+    /// was treated as a miss and overwritten. Also counted in `errors` (as is a key of another
+    /// Redis type, which is also replaced).
     pub decode_errors: u64,
     /// Cache operations skipped because the circuit breaker was open (Redis recently failing).
     pub breaker_skips: u64,
@@ -30,8 +31,8 @@ pub struct Stats {
     pub lock_waits: u64,
     /// Values written to the cache.
     pub writes: u64,
-    /// Values not written because the key was invalidated (or its lease expired, or another
-    /// caller held it) while the body ran.
+    /// Values not written because the key changed while the body ran: an invalidation removed
+    /// the lease (or the entry being refreshed), or the lease expired.
     pub writes_skipped: u64,
     /// Keys deleted by invalidations.
     pub invalidated: u64,

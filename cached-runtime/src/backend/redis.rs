@@ -370,7 +370,10 @@ fn masters(nodes: &str) -> Vec<ScanNode> {
             let fields: Vec<&str> = line.split_whitespace().collect();
             let flags = fields.get(2)?;
             let serves_slots = fields.len() > 8;
-            if !flags.contains("master") || flags.contains("fail") || !serves_slots {
+            // `fail` is a master the cluster agreed is down; `fail?` (only suspected) is still
+            // scanned, so that a flaky node does not make an invalidation skip its keys.
+            let failed = flags.split(',').any(|flag| flag == "fail");
+            if !flags.contains("master") || failed || !serves_slots {
                 return None;
             }
             // `ip:port@cport[,hostname]`

@@ -8,6 +8,7 @@
 //! Different keys never wait for each other.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use tokio::sync::watch;
@@ -25,7 +26,11 @@ type Slot = watch::Sender<Option<Landed>>;
 
 #[derive(Debug, Default)]
 pub(crate) struct Flights {
-    in_flight: Mutex<HashMap<String, Arc<Slot>, foldhash::fast::RandomState>>,
+    /// Each flight with the generation it started in.
+    in_flight: Mutex<HashMap<String, (u64, Arc<Slot>), foldhash::fast::RandomState>>,
+    /// Bumped by every invalidation: a caller that starts after one must not be handed a value
+    /// computed from data read before it.
+    generation: AtomicU64,
 }
 
 pub(crate) enum Role<'a> {
@@ -36,20 +41,30 @@ pub(crate) enum Role<'a> {
 impl Flights {
     /// Becomes the leader for `key`, or follows the flight already under way.
     pub(crate) fn join(&self, key: &str) -> Role<'_> {
+        let generation = self.generation.load(Ordering::Acquire);
         let mut in_flight = self
             .in_flight
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        if let Some(slot) = in_flight.get(key) {
-            return Role::Follower(Follower(slot.subscribe()));
+        if let Some((started, slot)) = in_flight.get(key) {
+            if *started == generation {
+                return Role::Follower(Follower(slot.subscribe()));
+            }
         }
+        // No flight, or one from before an invalidation: lead a new one. (The older leader
+        // still serves its own followers; its `end` leaves this flight alone.)
         let slot = Arc::new(watch::Sender::new(None));
-        in_flight.insert(key.to_owned(), slot.clone());
+        in_flight.insert(key.to_owned(), (generation, slot.clone()));
         Role::Leader(Leader {
             flights: self,
             key: key.to_owned(),
             slot,
         })
+    }
+
+    /// Starts a new generation: flights under way can no longer be joined.
+    pub(crate) fn invalidated(&self) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
     }
 
     fn end(&self, key: &str, slot: &Arc<Slot>) {
@@ -59,7 +74,7 @@ impl Flights {
             .unwrap_or_else(PoisonError::into_inner);
         if in_flight
             .get(key)
-            .is_some_and(|current| Arc::ptr_eq(current, slot))
+            .is_some_and(|(_, current)| Arc::ptr_eq(current, slot))
         {
             in_flight.remove(key);
         }
@@ -134,6 +149,23 @@ mod tests {
             matches!(flights.join("k"), Role::Leader(_)),
             "the flight ended"
         );
+    }
+
+    #[tokio::test]
+    async fn callers_after_an_invalidation_do_not_join_older_flights() {
+        let flights = Flights::default();
+        let old = flights.join("k");
+        flights.invalidated();
+        let Role::Leader(new) = flights.join("k") else {
+            panic!("a new flight after the invalidation")
+        };
+        assert!(
+            matches!(flights.join("k"), Role::Follower(_)),
+            "joins the new one"
+        );
+        drop(old); // must not end the new flight
+        assert!(matches!(flights.join("k"), Role::Follower(_)));
+        drop(new);
     }
 
     #[tokio::test]
