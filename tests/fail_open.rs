@@ -2,9 +2,11 @@
 //! the right value, none waits past the op timeout plus a small margin, failures are counted,
 //! and caching resumes by itself. Run with `--nocapture` to see the measured waits.
 
+#[path = "support/logs.rs"]
+mod logs;
 mod support;
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use redcache::{Cache, cache, invalidate};
@@ -189,16 +191,7 @@ fn building_a_cache_never_connects() {
 #[tokio::test]
 async fn secrets_are_never_printed() {
     const SECRET: &str = "s3cr3t-pa55";
-    let logs = Arc::new(Mutex::new(Vec::<u8>::new()));
-    let writer = {
-        let logs = logs.clone();
-        move || support::LogWriter(logs.clone())
-    };
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(writer)
-        .with_ansi(false)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let logs = logs::CapturedLogs::capture();
 
     let url = format!(
         "redis://admin:{SECRET}@127.0.0.1:{}/2",
@@ -218,7 +211,7 @@ async fn secrets_are_never_printed() {
     let error = Cache::redis(&malformed).expect_err("malformed");
     assert!(!format!("{error} {error:?}").contains(SECRET), "{error:?}");
 
-    let logs = String::from_utf8(logs.lock().unwrap().clone()).unwrap();
+    let logs = logs.text();
     assert!(
         logs.contains("cache operation failed"),
         "failures are logged: {logs}"

@@ -5,10 +5,11 @@
 //! itself in a child process with the environment it needs (and never follows a `REDIS_URL`
 //! that happens to be exported in the developer's shell).
 
+#[path = "support/logs.rs"]
+mod logs;
 mod support;
 
 use std::process::Command;
-use std::sync::{Arc, Mutex};
 
 use redcache::{cache, invalidate};
 use redis::Commands;
@@ -50,16 +51,7 @@ fn in_child(test: &str, redis_url: Option<&str>) -> bool {
 
 /// Runs the cached and invalidating functions and returns what was logged.
 async fn exercise_global_cache() -> String {
-    let logs = Arc::new(Mutex::new(Vec::<u8>::new()));
-    let writer = {
-        let logs = logs.clone();
-        move || support::LogWriter(logs.clone())
-    };
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(writer)
-        .with_ansi(false)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let logs = logs::CapturedLogs::capture();
 
     let calls = Calls::default();
     assert_eq!(lookup(&calls, 21).await, 42);
@@ -72,7 +64,7 @@ async fn exercise_global_cache() -> String {
 
     let error = redcache::set_global(redcache::Cache::memory()).expect_err("already in use");
     assert!(matches!(error, redcache::Error::GlobalAlreadySet));
-    String::from_utf8(logs.lock().unwrap().clone()).unwrap()
+    logs.text()
 }
 
 #[tokio::test]

@@ -7,21 +7,18 @@ use syn::{Ident, ItemFn, Type};
 
 use crate::args::{CacheArgs, RawArgs};
 use crate::errors::Errors;
-use crate::expand_common::{cache_handle, moved_body, with_errors};
+use crate::expand_common::{cache_handle, moved_body, parse_function, with_errors};
 use crate::key_fn;
 use crate::signature::{self, Params, Shape};
 use crate::suggest::did_you_mean;
 use crate::template::{self, Kind, Template};
 
 pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
-    let mut errors = Errors::default();
-    let function = match syn::parse2::<ItemFn>(item.clone()) {
+    let function = match parse_function(&item) {
         Ok(function) => function,
-        Err(error) => {
-            errors.add(error);
-            return with_errors(errors, item);
-        }
+        Err(errors) => return errors,
     };
+    let mut errors = Errors::default();
     match plan(args, &function, &mut errors) {
         Some(plan) if errors.is_empty() => generate(function, plan),
         _ => with_errors(errors, item),

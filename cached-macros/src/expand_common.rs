@@ -8,6 +8,15 @@ use syn::{Block, Expr, Type};
 use crate::errors::Errors;
 use crate::signature::contains_impl_trait;
 
+/// The annotated item as a function, or the errors to emit (with the item unchanged).
+pub(crate) fn parse_function(item: &TokenStream) -> Result<syn::ItemFn, TokenStream> {
+    syn::parse2(item.clone()).map_err(|error| {
+        let mut errors = Errors::default();
+        errors.add(error);
+        with_errors(errors, item.clone())
+    })
+}
+
 /// The user's function unchanged, next to the errors: no follow-on errors, and IDEs keep
 /// working on the function.
 pub(crate) fn with_errors(errors: Errors, item: TokenStream) -> TokenStream {

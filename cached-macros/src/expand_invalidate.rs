@@ -6,20 +6,17 @@ use syn::ItemFn;
 
 use crate::args::{InvalidateArgs, RawArgs};
 use crate::errors::Errors;
-use crate::expand_common::{cache_handle, moved_body, with_errors};
+use crate::expand_common::{cache_handle, moved_body, parse_function, with_errors};
 use crate::key_fn;
 use crate::signature::{self, Params, Shape};
 use crate::template::{self, Kind};
 
 pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
-    let mut errors = Errors::default();
-    let function = match syn::parse2::<ItemFn>(item.clone()) {
+    let function = match parse_function(&item) {
         Ok(function) => function,
-        Err(error) => {
-            errors.add(error);
-            return with_errors(errors, item);
-        }
+        Err(errors) => return errors,
     };
+    let mut errors = Errors::default();
     signature::check_async(&function.sig, "invalidate", &mut errors);
     let args = match syn::parse2::<RawArgs>(args) {
         Ok(raw) => InvalidateArgs::from_raw(raw, &mut errors),

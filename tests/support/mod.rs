@@ -324,17 +324,3 @@ impl Calls {
         self.0.load(Ordering::SeqCst)
     }
 }
-
-/// Collects `tracing` output so tests can read what was logged.
-pub struct LogWriter(pub std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for LogWriter {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
