@@ -46,12 +46,12 @@ pub async fn row$i(id: u64) -> Result<Row, String> {
     #[allow(unused_imports)]
     use rc::{NotClone as _, ViaClone as _};
     let cache = rc::global();
-    let mut key = cache.key_writer(16);
-    key.push_literal("row$i:");
-    key.push(rc::key_part(&id));
+    let mut key = rc::key_writer(cache, 16);
+    rc::push_literal(&mut key, "row$i:");
+    rc::push_part(&mut key, rc::key_part(&id));
     let copies = (&rc::Probe::<Row>::new()).copies();
     let codec = rc::json_codec::<Row>().with_copies(copies);
-    rc::get_or_compute::<rc::OkOnly, _>(cache, key.finish(), Vec::new(), rc::Policy::new(60_000), codec, async move {
+    rc::get_or_compute::<rc::OkOnly, _>(cache, rc::finish_key(key), Vec::new(), rc::CallOptions::new(60_000), codec, async move {
         Ok(Row { id, name: String::from("row$i") })
     })
     .await

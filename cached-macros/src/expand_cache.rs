@@ -109,7 +109,7 @@ fn policy(args: &CacheArgs, shape: Shape, errors: &mut Errors) -> Option<TokenSt
         }
     }
     let ttl = args.ttl_millis?;
-    let mut policy = quote!(::redcache::__private::Policy::new(#ttl));
+    let mut policy = quote!(::redcache::__private::CallOptions::new(#ttl));
     if let Some(stale) = args.stale_millis {
         policy.extend(quote!(.stale(#stale)));
     }
@@ -205,8 +205,8 @@ fn default_key(
         }
         let ident = &param.ident;
         steps.push(quote_spanned! {ident.span()=>
-            __redcache_key.push_literal(":");
-            __redcache_key.push(::redcache::__private::key_part(&#ident));
+            ::redcache::__private::push_literal(&mut __redcache_key, ":");
+            ::redcache::__private::push_part(&mut __redcache_key, ::redcache::__private::key_part(&#ident));
         });
     }
     if sig.receiver().is_some() {
@@ -214,14 +214,14 @@ fn default_key(
         path = quote!(::core::any::type_name::<Self>());
         steps.insert(
             0,
-            quote!(__redcache_key.push_literal(::core::concat!("::", #name));),
+            quote!(::redcache::__private::push_literal(&mut __redcache_key, ::core::concat!("::", #name));),
         );
     }
     quote! {{
-        let mut __redcache_key = __redcache_cache.key_writer(64);
-        __redcache_key.push_literal(#path);
+        let mut __redcache_key = ::redcache::__private::key_writer(__redcache_cache, 64);
+        ::redcache::__private::push_literal(&mut __redcache_key, #path);
         #(#steps)*
-        __redcache_key.finish()
+        ::redcache::__private::finish_key(__redcache_key)
     }}
 }
 

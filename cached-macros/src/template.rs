@@ -23,9 +23,9 @@ impl Kind {
     /// The `Cache` method that starts this kind of key, with the right prefix.
     pub(crate) fn writer(self) -> TokenStream {
         match self {
-            Kind::Key => quote!(__redcache_cache.key_writer),
-            Kind::Pattern => quote!(__redcache_cache.pattern_writer),
-            Kind::Tag => quote!(__redcache_cache.tag_writer),
+            Kind::Key => quote!(::redcache::__private::key_writer),
+            Kind::Pattern => quote!(::redcache::__private::pattern_writer),
+            Kind::Tag => quote!(::redcache::__private::tag_writer),
         }
     }
 }
@@ -268,13 +268,15 @@ impl Template {
             })
             .sum();
         let steps = self.segments.iter().map(|segment| match segment {
-            Segment::Literal(text) => quote! { __redcache_key.push_literal(#text); },
+            Segment::Literal(text) => {
+                quote! { ::redcache::__private::push_literal(&mut __redcache_key, #text); }
+            }
             Segment::Value(placeholder) => placeholder.expand(self.span),
         });
         quote! {{
-            let mut __redcache_key = #writer(#capacity);
+            let mut __redcache_key = #writer(__redcache_cache, #capacity);
             #(#steps)*
-            __redcache_key.finish()
+            ::redcache::__private::finish_key(__redcache_key)
         }}
     }
 }
@@ -344,9 +346,9 @@ impl Placeholder {
         });
         let value = quote_spanned!(span=> ::redcache::__private::key_part(&#root #(#fields)*));
         if self.hash {
-            quote_spanned!(span=> __redcache_key.push_hashed(#value);)
+            quote_spanned!(span=> ::redcache::__private::push_hashed(&mut __redcache_key, #value);)
         } else {
-            quote_spanned!(span=> __redcache_key.push(#value);)
+            quote_spanned!(span=> ::redcache::__private::push_part(&mut __redcache_key, #value);)
         }
     }
 }

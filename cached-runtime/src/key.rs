@@ -1,4 +1,4 @@
-//! Building Redis keys from templates: the [`KeyPart`] trait and the encoding of values.
+//! Key encoding: the [`KeyPart`] trait, the [`KeyWriter`] and how values are written into keys.
 //!
 //! # Encoding
 //!
@@ -99,14 +99,12 @@ impl KeyWriter {
     }
 
     /// Writes template text verbatim (it comes from the macro, already validated).
-    #[doc(hidden)]
-    pub fn push_literal(&mut self, text: &str) {
+    pub(crate) fn push_literal(&mut self, text: &str) {
         self.buf.push_str(text);
     }
 
     /// Writes a stable hash of the value instead of the value (`<name:hash>`).
-    #[doc(hidden)]
-    pub fn push_hashed<T: KeyPart + ?Sized>(&mut self, value: &T) {
+    pub(crate) fn push_hashed<T: KeyPart + ?Sized>(&mut self, value: &T) {
         use sha2::Digest;
         let mut plain = KeyWriter::default();
         value.write_key_part(&mut plain);
@@ -117,15 +115,7 @@ impl KeyWriter {
         }
     }
 
-    /// Writes one placeholder's value.
-    #[doc(hidden)]
-    #[inline]
-    pub fn push<T: KeyPart + ?Sized>(&mut self, value: &T) {
-        value.write_key_part(self);
-    }
-
-    #[doc(hidden)]
-    pub fn finish(self) -> String {
+    pub(crate) fn finish(self) -> String {
         self.buf
     }
 
@@ -268,7 +258,7 @@ mod tests {
 
     fn key_of<T: KeyPart + ?Sized>(value: &T) -> String {
         let mut key = KeyWriter::default();
-        key.push(value);
+        value.write_key_part(&mut key);
         key.finish()
     }
 

@@ -1,4 +1,5 @@
-//! The in-process store: a bounded moka cache of encoded entries, each with its own TTL.
+//! The memory backend: a bounded moka cache of encoded entries, each with its own TTL, and
+//! the tag sets.
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -6,13 +7,13 @@ use std::time::{Duration, Instant};
 
 use moka::ops::compute::{CompResult, Op};
 
-use super::{Bytes, Copy};
+use super::{Bytes, Kept};
 use crate::glob;
 
 #[derive(Clone)]
 struct Entry {
     bytes: Arc<[u8]>,
-    copy: Option<Copy>,
+    kept: Option<Kept>,
     ttl: Duration,
 }
 
@@ -91,11 +92,11 @@ impl MemoryStore {
     pub(crate) fn get(&self, key: &str) -> Option<Bytes> {
         self.entries
             .get(key)
-            .map(|entry| Bytes::Shared(entry.bytes, entry.copy))
+            .map(|entry| Bytes::Shared(entry.bytes, entry.kept))
     }
 
-    pub(crate) fn set(&self, key: &str, bytes: Arc<[u8]>, copy: Option<Copy>, ttl: Duration) {
-        let entry = Entry { bytes, copy, ttl };
+    pub(crate) fn set(&self, key: &str, bytes: Arc<[u8]>, kept: Option<Kept>, ttl: Duration) {
+        let entry = Entry { bytes, kept, ttl };
         self.entries.insert(key.to_owned(), entry);
     }
 
@@ -105,7 +106,7 @@ impl MemoryStore {
             .entry_by_ref(key)
             .or_insert_with(|| Entry {
                 bytes,
-                copy: None,
+                kept: None,
                 ttl,
             })
             .is_fresh()
@@ -117,7 +118,7 @@ impl MemoryStore {
         key: &str,
         expected: &[u8],
         bytes: Arc<[u8]>,
-        copy: Option<Copy>,
+        kept: Option<Kept>,
         ttl: Duration,
     ) -> bool {
         let outcome = self
@@ -125,7 +126,7 @@ impl MemoryStore {
             .entry_by_ref(key)
             .and_compute_with(|current| match current {
                 Some(current) if *current.value().bytes == *expected => {
-                    Op::Put(Entry { bytes, copy, ttl })
+                    Op::Put(Entry { bytes, kept, ttl })
                 }
                 _ => Op::Nop,
             });

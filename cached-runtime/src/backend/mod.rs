@@ -1,5 +1,5 @@
-//! Where entries live: an in-process store or Redis. `Cache` owns one and puts the fail-open
-//! policy (timeouts, breaker, logs, counters) in front of it; stores only move bytes.
+//! The backends: where entries live, the in-process store and Redis. They only move bytes;
+//! `tier` puts the fail-open policy in front of Redis and gives both one interface.
 
 pub(crate) mod memory;
 pub(crate) mod redis;
@@ -8,20 +8,20 @@ use std::any::Any;
 use std::ops::Deref;
 use std::sync::Arc;
 
-/// A value kept as itself next to its bytes, in the memory store only (see `flow::Copies`).
-pub(crate) type Copy = Arc<dyn Any + Send + Sync>;
+/// A value kept as itself next to its bytes, in the memory store only (see `value::Copies`).
+pub(crate) type Kept = Arc<dyn Any + Send + Sync>;
 
 /// A stored entry's bytes: shared for the memory store (no copy per hit), owned for Redis.
 pub(crate) enum Bytes {
-    Shared(Arc<[u8]>, Option<Copy>),
+    Shared(Arc<[u8]>, Option<Kept>),
     Owned(Vec<u8>),
 }
 
 impl Bytes {
     /// The value itself, if the memory store kept it.
-    pub(crate) fn copy(&self) -> Option<&(dyn Any + Send + Sync)> {
+    pub(crate) fn kept(&self) -> Option<&(dyn Any + Send + Sync)> {
         match self {
-            Bytes::Shared(_, copy) => copy.as_deref(),
+            Bytes::Shared(_, kept) => kept.as_deref(),
             Bytes::Owned(_) => None,
         }
     }
@@ -31,7 +31,7 @@ impl std::fmt::Debug for Bytes {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Bytes")
             .field("len", &self.len())
-            .field("copy", &self.copy().is_some())
+            .field("kept", &self.kept().is_some())
             .finish()
     }
 }
@@ -45,14 +45,4 @@ impl Deref for Bytes {
             Bytes::Owned(bytes) => bytes,
         }
     }
-}
-
-#[derive(Debug)]
-#[allow(
-    clippy::large_enum_variant,
-    reason = "one per cache, inside its Arc; boxing would add a pointer chase to every call"
-)]
-pub(crate) enum Store {
-    Memory(memory::MemoryStore),
-    Redis(redis::RedisStore),
 }

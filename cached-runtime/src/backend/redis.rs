@@ -1,6 +1,8 @@
-//! Redis, standalone through redis-rs's `ConnectionManager` (one multiplexed connection that
-//! reconnects by itself) or Redis Cluster through its async cluster client. The commands are
-//! the same for both; only multi-key deletion and pattern scans differ.
+//! The Redis backend: connections and commands, standalone through redis-rs's
+//! `ConnectionManager` (one multiplexed connection that reconnects by itself) or Redis Cluster
+//! through its async cluster client. The commands are the same for both; only multi-key
+//! deletion and pattern scans differ. Only moves bytes: the fail-open policy is applied above
+//! it, in `tier`.
 
 use std::sync::{LazyLock, OnceLock};
 use std::time::Duration;
@@ -9,7 +11,7 @@ use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
 use redis::cluster::{ClusterClient, ClusterClientBuilder};
 use redis::cluster_async::ClusterConnection;
 use redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo};
-use redis::{RedisError, RedisFuture, RedisResult, Script, Value};
+use redis::{RedisFuture, RedisResult, Script, Value};
 
 /// How many keys one `SCAN` step asks for (and so at most how many one `UNLINK` removes).
 const SCAN_COUNT: usize = 1000;
@@ -135,7 +137,7 @@ impl RedisStore {
         // all). Our breaker does the retrying, so a reconnect is one quick retry, each attempt
         // bounded by the op timeout (the retry lets a breaker probe find a restarted Redis in
         // one go), and so is every reply (this response timeout is what bounds calls on a
-        // healthy connection: see `Cache::guarded`).
+        // healthy connection: see `fail_open`).
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(op_timeout))
             .set_response_timeout(Some(op_timeout))
@@ -391,19 +393,4 @@ fn millis(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis())
         .unwrap_or(u64::MAX)
         .max(1)
-}
-
-/// Whether an error says Redis is unreachable or unresponsive (counts toward the breaker), as
-/// opposed to a bad answer about one key (a wrong type, out of memory), which does not.
-pub(crate) fn is_unavailable(error: &RedisError) -> bool {
-    use redis::{ErrorKind, ServerErrorKind};
-    error.is_io_error()
-        || error.is_timeout()
-        || error.is_connection_dropped()
-        || error.is_connection_refusal()
-        || error.is_unrecoverable_error()
-        || matches!(
-            error.kind(),
-            ErrorKind::Server(ServerErrorKind::BusyLoading | ServerErrorKind::MasterDown)
-        )
 }

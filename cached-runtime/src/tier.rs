@@ -1,0 +1,331 @@
+//! One interface over where entries live: the [`Tier`] trait, one method per operation,
+//! implemented by the memory backend and by Redis behind the fail-open policy. A cache picks
+//! its [`Store`] once, when it is built; the layers above (the lease protocol, invalidation,
+//! the call algorithm) never ask which one it is. A tier stacked in front of another (an
+//! in-process copy of Redis) implements the same trait.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::backend::memory::MemoryStore;
+use crate::backend::redis::{RedisStore, ScanNode};
+use crate::backend::{Bytes, Kept};
+use crate::fail_open::{FailOpen, Failure};
+
+/// The outcome of a read.
+pub(crate) enum Read {
+    /// Bytes are there: a value, a lease or garbage (the caller parses them).
+    Found(Bytes),
+    Absent,
+    /// Redis answered with an error about this key (a key of another type).
+    WrongType,
+    /// The store could not be asked.
+    Unavailable,
+}
+
+/// The operations the layers above need. None returns an error to a caller: a failure is a
+/// `Failure` (already counted and logged by the fail-open policy) or is left out of a count.
+pub(crate) trait Tier {
+    /// The bytes at `key`.
+    async fn get(&self, key: &str) -> Read;
+
+    /// Stores `bytes` only if nothing is at `key`; `Ok(true)` when it did.
+    async fn set_if_absent(
+        &self,
+        key: &str,
+        bytes: &Arc<[u8]>,
+        ttl: Duration,
+    ) -> Result<bool, Failure>;
+
+    /// Replaces the entry at `key` only if it still holds exactly `expected`; `Ok(true)` when
+    /// it did. `kept` is the value itself, for a tier that can keep it.
+    async fn replace_if(
+        &self,
+        key: &str,
+        expected: &[u8],
+        bytes: Arc<[u8]>,
+        kept: impl FnOnce() -> Option<Kept>,
+        ttl: Duration,
+    ) -> Result<bool, Failure>;
+
+    /// Stores `bytes` at `key` whatever is there.
+    async fn set(
+        &self,
+        key: &str,
+        bytes: Arc<[u8]>,
+        kept: impl FnOnce() -> Option<Kept>,
+        ttl: Duration,
+    ) -> Result<(), Failure>;
+
+    /// Deletes `key` only if it still holds exactly `expected`.
+    async fn delete_if(&self, key: &str, expected: &[u8]);
+
+    /// Deletes exact keys; returns how many existed.
+    async fn delete(&self, keys: &[String]) -> u64;
+
+    /// Deletes every key matching a glob; returns how many went.
+    async fn delete_matching(&self, pattern: &str) -> u64;
+
+    /// Adds `key` to the set of tag key `tag`, which then lives at least `lifetime`.
+    async fn tag(&self, tag: &str, key: &str, lifetime: Duration) -> Result<(), Failure>;
+
+    /// Takes the keys tagged with tag key `tag` and deletes them; returns how many went.
+    async fn delete_tagged(&self, tag: &str) -> u64;
+}
+
+/// The tier a cache was built with. The memory backend never fails and is synchronous;
+/// Redis goes through [`RedisTier`].
+#[allow(
+    clippy::large_enum_variant,
+    reason = "one per cache, inside its Arc; boxing would add a pointer chase to every call"
+)]
+pub(crate) enum Store {
+    Memory(MemoryStore),
+    Redis(RedisTier),
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Store::Memory(_) => f.write_str("memory"),
+            Store::Redis(redis) => write!(f, "redis {}", redis.redis.address()),
+        }
+    }
+}
+
+impl Store {
+    /// Deletes `key` if it still holds `expected`, without making the caller wait: at once in
+    /// memory, from a spawned task on Redis (for a caller that is being dropped).
+    pub(crate) fn delete_if_soon(self: &Arc<Self>, key: &str, expected: Arc<[u8]>) {
+        if let Store::Memory(memory) = &**self {
+            memory.delete_if(key, &expected);
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return; // no runtime left: a lease expires by itself
+        };
+        let (store, key) = (self.clone(), key.to_owned());
+        runtime.spawn(async move { store.delete_if(&key, &expected).await });
+    }
+}
+
+impl Tier for Store {
+    async fn get(&self, key: &str) -> Read {
+        match self {
+            Store::Memory(memory) => match memory.get(key) {
+                Some(bytes) => Read::Found(bytes),
+                None => Read::Absent,
+            },
+            Store::Redis(redis) => redis.get(key).await,
+        }
+    }
+
+    async fn set_if_absent(
+        &self,
+        key: &str,
+        bytes: &Arc<[u8]>,
+        ttl: Duration,
+    ) -> Result<bool, Failure> {
+        match self {
+            Store::Memory(memory) => Ok(memory.set_if_absent(key, bytes.clone(), ttl)),
+            Store::Redis(redis) => redis.set_if_absent(key, bytes, ttl).await,
+        }
+    }
+
+    async fn replace_if(
+        &self,
+        key: &str,
+        expected: &[u8],
+        bytes: Arc<[u8]>,
+        kept: impl FnOnce() -> Option<Kept>,
+        ttl: Duration,
+    ) -> Result<bool, Failure> {
+        match self {
+            Store::Memory(memory) => Ok(memory.replace_if(key, expected, bytes, kept(), ttl)),
+            Store::Redis(redis) => redis.replace_if(key, expected, bytes, kept, ttl).await,
+        }
+    }
+
+    async fn set(
+        &self,
+        key: &str,
+        bytes: Arc<[u8]>,
+        kept: impl FnOnce() -> Option<Kept>,
+        ttl: Duration,
+    ) -> Result<(), Failure> {
+        match self {
+            Store::Memory(memory) => {
+                memory.set(key, bytes, kept(), ttl);
+                Ok(())
+            }
+            Store::Redis(redis) => redis.set(key, bytes, kept, ttl).await,
+        }
+    }
+
+    async fn delete_if(&self, key: &str, expected: &[u8]) {
+        match self {
+            Store::Memory(memory) => memory.delete_if(key, expected),
+            Store::Redis(redis) => redis.delete_if(key, expected).await,
+        }
+    }
+
+    async fn delete(&self, keys: &[String]) -> u64 {
+        match self {
+            Store::Memory(memory) => memory.delete(keys),
+            Store::Redis(redis) => redis.delete(keys).await,
+        }
+    }
+
+    async fn delete_matching(&self, pattern: &str) -> u64 {
+        match self {
+            Store::Memory(memory) => memory.delete_matching(pattern),
+            Store::Redis(redis) => redis.delete_matching(pattern).await,
+        }
+    }
+
+    async fn tag(&self, tag: &str, key: &str, lifetime: Duration) -> Result<(), Failure> {
+        match self {
+            Store::Memory(memory) => {
+                memory.tag(tag, key, lifetime);
+                Ok(())
+            }
+            Store::Redis(redis) => redis.tag(tag, key, lifetime).await,
+        }
+    }
+
+    async fn delete_tagged(&self, tag: &str) -> u64 {
+        match self {
+            Store::Memory(memory) => memory.delete_tagged(tag),
+            Store::Redis(redis) => redis.delete_tagged(tag).await,
+        }
+    }
+}
+
+/// Redis behind the fail-open policy: every command runs through [`FailOpen::run`].
+pub(crate) struct RedisTier {
+    redis: RedisStore,
+    fail_open: Arc<FailOpen>,
+}
+
+impl RedisTier {
+    pub(crate) fn new(redis: RedisStore, fail_open: Arc<FailOpen>) -> Self {
+        RedisTier { redis, fail_open }
+    }
+
+    /// One node's `SCAN` + `UNLINK` walk. Each step is bounded by the op timeout; a failed
+    /// step ends the walk (logged and counted).
+    async fn delete_matching_on(&self, node: &ScanNode, pattern: &str) -> u64 {
+        let mut cursor = 0;
+        let mut deleted = 0;
+        loop {
+            let step = self.run("SCAN", self.redis.scan(node, cursor, pattern));
+            let Ok((next, keys)) = step.await else {
+                return deleted;
+            };
+            match self.run("UNLINK", self.redis.unlink(&keys)).await {
+                Ok(n) => deleted += n,
+                Err(_) => return deleted,
+            }
+            if next == 0 {
+                return deleted;
+            }
+            cursor = next;
+        }
+    }
+
+    async fn run<T>(
+        &self,
+        op: &'static str,
+        call: impl Future<Output = redis::RedisResult<T>>,
+    ) -> Result<T, Failure> {
+        self.fail_open.run(op, call).await
+    }
+}
+
+impl Tier for RedisTier {
+    async fn get(&self, key: &str) -> Read {
+        match self.run("GET", self.redis.get(key)).await {
+            Ok(Some(bytes)) => Read::Found(Bytes::Owned(bytes)),
+            Ok(None) => Read::Absent,
+            Err(Failure::WrongType) => Read::WrongType,
+            // Unreachable, or refused (cluster in flux, ACL): no write either.
+            Err(Failure::Unavailable | Failure::Refused) => Read::Unavailable,
+        }
+    }
+
+    async fn set_if_absent(
+        &self,
+        key: &str,
+        bytes: &Arc<[u8]>,
+        ttl: Duration,
+    ) -> Result<bool, Failure> {
+        self.run("SET NX", self.redis.set_if_absent(key, bytes, ttl))
+            .await
+    }
+
+    async fn replace_if(
+        &self,
+        key: &str,
+        expected: &[u8],
+        bytes: Arc<[u8]>,
+        _kept: impl FnOnce() -> Option<Kept>,
+        ttl: Duration,
+    ) -> Result<bool, Failure> {
+        self.run("EVALSHA", self.redis.replace_if(key, expected, &bytes, ttl))
+            .await
+    }
+
+    async fn set(
+        &self,
+        key: &str,
+        bytes: Arc<[u8]>,
+        _kept: impl FnOnce() -> Option<Kept>,
+        ttl: Duration,
+    ) -> Result<(), Failure> {
+        self.run("SET", self.redis.set(key, &bytes, ttl)).await
+    }
+
+    async fn delete_if(&self, key: &str, expected: &[u8]) {
+        let _ = self
+            .run("EVALSHA", self.redis.delete_if(key, expected))
+            .await;
+    }
+
+    async fn delete(&self, keys: &[String]) -> u64 {
+        if keys.is_empty() {
+            return 0;
+        }
+        self.run("UNLINK", self.redis.unlink(keys))
+            .await
+            .unwrap_or(0)
+    }
+
+    /// Incremental `SCAN` + `UNLINK`, on every master of a cluster at once.
+    async fn delete_matching(&self, pattern: &str) -> u64 {
+        let Ok(nodes) = self.run("CLUSTER NODES", self.redis.scan_nodes()).await else {
+            return 0;
+        };
+        let walks = nodes
+            .iter()
+            .map(|node| self.delete_matching_on(node, pattern));
+        futures_util::future::join_all(walks)
+            .await
+            .into_iter()
+            .sum()
+    }
+
+    async fn tag(&self, tag: &str, key: &str, lifetime: Duration) -> Result<(), Failure> {
+        self.run("EVALSHA", self.redis.tag(tag, key, lifetime))
+            .await
+    }
+
+    async fn delete_tagged(&self, tag: &str) -> u64 {
+        let Ok(members) = self.run("EVALSHA", self.redis.take_tag(tag)).await else {
+            return 0;
+        };
+        self.run("UNLINK", self.redis.unlink(&members))
+            .await
+            .unwrap_or(0)
+    }
+}
