@@ -211,6 +211,23 @@ on_both_stores! {
         assert_eq!(versioned(cache, &calls, &source, 4, Duration::ZERO).await, 2);
     }
 
+    async fn an_unrelated_invalidation_does_not_split_a_flight(cache: &Cache) {
+        // Single-flight is per key: invalidating another key between two concurrent misses
+        // must not make the second one run the body again.
+        let (source, calls) = (Arc::new(Source::default()), Arc::new(Calls::default()));
+        let first = {
+            let (cache, calls, source) = (cache.clone(), calls.clone(), source.clone());
+            tokio::spawn(async move {
+                versioned(&cache, &calls, &source, 1, Duration::from_millis(300)).await
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        forget_versioned(cache, 999).await;
+        versioned(cache, &calls, &source, 1, Duration::from_millis(300)).await;
+        first.await.unwrap();
+        assert_eq!(calls.count(), 1, "the second miss joined the first");
+    }
+
     async fn stale_value_is_served_at_once_while_one_caller_refreshes(cache: &Cache) {
         let (calls, source) = (Arc::new(Calls::default()), Arc::new(Source::default()));
         source.version.store(1, Ordering::SeqCst);
@@ -258,6 +275,33 @@ on_both_stores! {
         // Without a stale value the error is returned as is.
         assert!(refreshing(cache, &calls, &source, 99, Duration::ZERO).await.is_err());
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_caller_after_another_process_invalidated_never_joins_an_older_flight() {
+    // Process A computes version 1 slowly; process B changes the row and invalidates; a
+    // caller on A that starts after B's invalidation returned must not be handed version 1.
+    let server = RedisServer::start();
+    let (a, b) = (server.cache(), server.cache());
+    let (source, calls) = (Arc::new(Source::default()), Arc::new(Calls::default()));
+    source.version.store(1, Ordering::SeqCst);
+    let slow = {
+        let (a, calls, source) = (a.clone(), calls.clone(), source.clone());
+        tokio::spawn(
+            async move { versioned(&a, &calls, &source, 5, Duration::from_millis(300)).await },
+        )
+    };
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    source.version.store(2, Ordering::SeqCst);
+    forget_versioned(&b, 5).await;
+    let after = versioned(&a, &calls, &source, 5, Duration::ZERO).await;
+    assert_eq!(after, 2, "a read on A that started after B's invalidation");
+    assert_eq!(
+        slow.await.unwrap(),
+        1,
+        "the read in flight keeps its own value"
+    );
+    assert_eq!(versioned(&a, &calls, &source, 5, Duration::ZERO).await, 2);
 }
 
 #[tokio::test]

@@ -108,7 +108,7 @@ where
         Lookup::Fresh(value) => return S::from_cached(value),
         Lookup::Missed { seen, stale } => (seen, stale),
     };
-    let (leader, stale) = match call.follow(stale).await {
+    let (leader, stale) = match call.follow(&tags, stale).await {
         Follow::Answered(value) => return S::from_cached(value),
         Follow::RunAlone => {
             Counters::bump(&cache.counters().misses);
@@ -216,10 +216,10 @@ impl<'a, T> Call<'a, T> {
     }
 
     /// Joins the key's flight in this process.
-    async fn follow(&self, stale: Option<T>) -> Follow<'a, T> {
+    async fn follow(&self, tags: &[String], stale: Option<T>) -> Follow<'a, T> {
         let counters = self.cache.counters();
         loop {
-            let follower = match self.cache.flights().join(self.key) {
+            let follower = match self.cache.flights().join(self.key, tags) {
                 Role::Leader(leader) => return Follow::Lead(leader, stale),
                 Role::Follower(follower) => follower,
             };
@@ -292,7 +292,7 @@ impl<'a, T> Call<'a, T> {
         }
     }
 
-    /// Encodes the value, hands it to the followers and stores it as the permit allows.
+    /// Encodes the value, stores it as the permit allows and hands it to the followers.
     /// Returns false if it could not be encoded.
     async fn store(&self, value: &T, leader: &Leader<'_>, held: &mut Held<'_>) -> bool {
         let fresh_for = self.options.fresh_for();
@@ -305,16 +305,25 @@ impl<'a, T> Call<'a, T> {
                 return false;
             }
         };
-        // Followers need not wait for the write.
-        leader.land(Landed::Value(bytes.clone()));
         let kept = || self.codec.keep(value);
         let lifetime = fresh_for.saturating_add(self.options.stale);
         let counters = self.cache.counters();
         let store = self.cache.store();
-        match lease::store(store, self.key, held.take(), bytes, kept, lifetime).await {
-            Stored::Written => Counters::bump(&counters.writes),
-            Stored::Refused => Counters::bump(&counters.writes_skipped),
-            Stored::NotAttempted => {}
+        let stored = lease::store(store, self.key, held.take(), bytes.clone(), kept, lifetime);
+        // Followers get the value only after the write's verdict: a refused write means an
+        // invalidation came while the body ran, and a follower may have started after it
+        // (here or in another process), so the value is not theirs to take.
+        match stored.await {
+            Stored::Written => {
+                Counters::bump(&counters.writes);
+                leader.land(Landed::Value(bytes));
+            }
+            Stored::Refused => {
+                Counters::bump(&counters.writes_skipped);
+                leader.land(Landed::Nothing);
+            }
+            // Nothing could be checked (Redis unavailable, another process's lease).
+            Stored::NotAttempted => leader.land(Landed::Value(bytes)),
         }
         true
     }

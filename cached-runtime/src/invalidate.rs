@@ -56,7 +56,9 @@ pub fn always<R>(_: &R) -> bool {
 /// Deletes the targets; counts the keys deleted in `invalidated`.
 async fn delete(cache: &Cache, targets: &Targets) {
     // Calls that start from now on must not join a flight that started before.
-    cache.flights().invalidated();
+    cache
+        .flights()
+        .invalidated(&targets.keys, &targets.patterns, &targets.tags);
     let store = cache.store();
     let mut deleted = store.delete(&targets.keys).await;
     for pattern in &targets.patterns {
