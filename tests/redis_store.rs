@@ -26,6 +26,16 @@ async fn default_keyed(cache: &Cache, id: u32, name: &str, tag: Option<char>) ->
     format!("{id}{name}{tag:?}")
 }
 
+#[cache(key = "slow:<id>", ttl = 60, skip(cache, version), cache = cache)]
+async fn slow_read(cache: &Cache, version: &std::sync::atomic::AtomicU64, id: u64) -> u64 {
+    let seen = version.load(std::sync::atomic::Ordering::SeqCst);
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    seen
+}
+
+#[invalidate(key = "slow:<id>", cache = cache)]
+async fn forget_slow(cache: &Cache, id: u64) {}
+
 #[cache(key = "literal:<<<id>>>", ttl = 60, skip(cache), cache = cache)]
 async fn angle_brackets(cache: &Cache, id: u8) -> u8 {
     id
@@ -197,6 +207,34 @@ async fn a_key_of_the_wrong_redis_type_heals_itself() {
     let stats = cache.stats();
     assert_eq!(stats.errors, 1, "the WRONGTYPE answer was counted");
     assert_eq!(stats.breaker_skips, 0, "and did not trip the breaker");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_that_found_another_type_never_writes_over_an_invalidation() {
+    // The key holds a list; a read sees WRONGTYPE and runs its body slowly; meanwhile the
+    // data changes and the key is invalidated. The old read must not store its value.
+    let server = RedisServer::start();
+    let cache = server.cache();
+    let _: () = server.client().rpush("slow:1", "a list").unwrap();
+    let version = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(1));
+    let old_read = {
+        let (cache, version) = (cache.clone(), version.clone());
+        tokio::spawn(async move { slow_read(&cache, &version, 1).await })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    version.store(2, std::sync::atomic::Ordering::SeqCst);
+    forget_slow(&cache, 1).await;
+    assert_eq!(
+        old_read.await.unwrap(),
+        1,
+        "the read in flight keeps its own value"
+    );
+    assert_eq!(
+        slow_read(&cache, &version, 1).await,
+        2,
+        "but did not store it"
+    );
+    assert_eq!(cache.stats().writes_skipped, 1);
 }
 
 #[tokio::test]

@@ -34,8 +34,6 @@ pub(crate) enum Permit {
     Lease(Arc<[u8]>),
     /// Over the exact bytes we saw, if they are still there.
     Replace(Bytes),
-    /// Unconditionally: a key of another Redis type, which a compare-and-set cannot read.
-    Overwrite,
     /// Someone else holds the lease; do not write.
     Taken,
     /// The store is unavailable; do not write (the caller would wait a second time).
@@ -45,10 +43,7 @@ pub(crate) enum Permit {
 impl Permit {
     /// Whether `store` could write anything under this permit.
     pub(crate) fn may_store(&self) -> bool {
-        matches!(
-            self,
-            Permit::Lease(_) | Permit::Replace(_) | Permit::Overwrite
-        )
+        matches!(self, Permit::Lease(_) | Permit::Replace(_))
     }
 }
 
@@ -72,26 +67,30 @@ pub(crate) enum Waited {
     GaveUp,
 }
 
-/// Decides how the caller may store its value, given what it saw at `key`. For an absent key
-/// this plants a lease that lives `lease_timeout`.
+/// Decides how the caller may store its value, given what it saw at `key`. For an absent key,
+/// or one of another Redis type, this plants a lease that lives `lease_timeout`.
 pub(crate) async fn claim(store: &Store, key: &str, seen: Seen, lease_timeout: Duration) -> Permit {
-    match seen {
-        Seen::Absent => {}
+    let lease: Arc<[u8]> = match seen {
+        Seen::Absent | Seen::WrongType => codec::new_lease().into(),
         Seen::Entry(bytes) => return Permit::Replace(bytes),
-        Seen::WrongType => return Permit::Overwrite,
         Seen::Lease => return Permit::Taken,
         Seen::Unavailable => return Permit::Nothing,
-    }
-    let lease: Arc<[u8]> = codec::new_lease().into();
-    match store.set_if_absent(key, &lease, lease_timeout).await {
+    };
+    let planted = match seen {
+        // Replaced only while it is still of another type: a plain `SET` could write over a
+        // value stored after an invalidation deleted the foreign key.
+        Seen::WrongType => store.take_over(key, &lease, lease_timeout).await,
+        _ => store.set_if_absent(key, &lease, lease_timeout).await,
+    };
+    match planted {
         Ok(true) => Permit::Lease(lease),
         Ok(false) => Permit::Taken,
         Err(_) => Permit::Nothing,
     }
 }
 
-/// Stores `bytes` at `key` as far as `permit` allows: over our own lease, over the exact bytes
-/// we saw, or over a key of another type.
+/// Stores `bytes` at `key` as far as `permit` allows: over our own lease, or over the exact
+/// bytes we saw.
 pub(crate) async fn store(
     store: &Store,
     key: &str,
@@ -104,7 +103,6 @@ pub(crate) async fn store(
         Permit::Taken | Permit::Nothing => return Stored::NotAttempted,
         Permit::Lease(lease) => store.replace_if(key, &lease, bytes, kept, ttl).await,
         Permit::Replace(seen) => store.replace_if(key, &seen, bytes, kept, ttl).await,
-        Permit::Overwrite => store.set(key, bytes, kept, ttl).await.map(|()| true),
     };
     match written {
         Ok(true) => Stored::Written,
@@ -166,7 +164,9 @@ pub(crate) async fn wait_for_holder(
                 Permit::Taken => {}
                 permit => return Waited::Free(permit),
             },
-            Read::WrongType => return Waited::Free(Permit::Overwrite),
+            Read::WrongType => {
+                return Waited::Free(claim(store, key, Seen::WrongType, lease_timeout).await);
+            }
             Read::Unavailable => return Waited::Free(Permit::Nothing),
         }
     }

@@ -49,14 +49,10 @@ pub(crate) trait Tier {
         ttl: Duration,
     ) -> Result<bool, Failure>;
 
-    /// Stores `bytes` at `key` whatever is there.
-    async fn set(
-        &self,
-        key: &str,
-        bytes: Arc<[u8]>,
-        kept: impl FnOnce() -> Option<Kept>,
-        ttl: Duration,
-    ) -> Result<(), Failure>;
+    /// Plants `lease` at a key that holds another Redis type, or nothing; `Ok(true)` when it
+    /// did. (Only Redis has other types; a compare-and-set cannot read them.)
+    async fn take_over(&self, key: &str, lease: &Arc<[u8]>, ttl: Duration)
+    -> Result<bool, Failure>;
 
     /// Deletes `key` only if it still holds exactly `expected`.
     async fn delete_if(&self, key: &str, expected: &[u8]);
@@ -147,19 +143,15 @@ impl Tier for Store {
         }
     }
 
-    async fn set(
+    async fn take_over(
         &self,
         key: &str,
-        bytes: Arc<[u8]>,
-        kept: impl FnOnce() -> Option<Kept>,
+        lease: &Arc<[u8]>,
         ttl: Duration,
-    ) -> Result<(), Failure> {
+    ) -> Result<bool, Failure> {
         match self {
-            Store::Memory(memory) => {
-                memory.set(key, bytes, kept(), ttl);
-                Ok(())
-            }
-            Store::Redis(redis) => redis.set(key, bytes, kept, ttl).await,
+            Store::Memory(memory) => Ok(memory.set_if_absent(key, lease.clone(), ttl)),
+            Store::Redis(redis) => redis.take_over(key, lease, ttl).await,
         }
     }
 
@@ -276,14 +268,14 @@ impl Tier for RedisTier {
             .await
     }
 
-    async fn set(
+    async fn take_over(
         &self,
         key: &str,
-        bytes: Arc<[u8]>,
-        _kept: impl FnOnce() -> Option<Kept>,
+        lease: &Arc<[u8]>,
         ttl: Duration,
-    ) -> Result<(), Failure> {
-        self.run("SET", self.redis.set(key, &bytes, ttl)).await
+    ) -> Result<bool, Failure> {
+        self.run("EVALSHA", self.redis.take_over(key, lease, ttl))
+            .await
     }
 
     async fn delete_if(&self, key: &str, expected: &[u8]) {

@@ -95,11 +95,6 @@ impl MemoryStore {
             .map(|entry| Bytes::Shared(entry.bytes, entry.kept))
     }
 
-    pub(crate) fn set(&self, key: &str, bytes: Arc<[u8]>, kept: Option<Kept>, ttl: Duration) {
-        let entry = Entry { bytes, kept, ttl };
-        self.entries.insert(key.to_owned(), entry);
-    }
-
     /// Stores `bytes` only if nothing is at `key`; returns whether it did.
     pub(crate) fn set_if_absent(&self, key: &str, bytes: Arc<[u8]>, ttl: Duration) -> bool {
         self.entries

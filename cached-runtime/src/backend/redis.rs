@@ -27,6 +27,21 @@ static REPLACE_IF: LazyLock<Script> = LazyLock::new(|| {
     )
 });
 
+/// Plants a lease over a key that holds another Redis type (which a compare-and-set cannot
+/// read) or over nothing; never over a string, which may be a value written meanwhile.
+static TAKE_OVER: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"local kind = redis.call('TYPE', KEYS[1])['ok']
+          if kind ~= 'string' and kind ~= 'none' then
+            redis.call('DEL', KEYS[1])
+          end
+          if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+            return 1
+          end
+          return 0",
+    )
+});
+
 /// Compare-and-delete: release a lease only if it is still ours.
 static DELETE_IF: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
@@ -213,14 +228,19 @@ impl RedisStore {
         redis::cmd("GET").arg(key).query_async(&mut conn).await
     }
 
-    pub(crate) async fn set(&self, key: &str, bytes: &[u8], ttl: Duration) -> RedisResult<()> {
+    /// Replaces a key of another Redis type (or nothing) with `lease`; returns whether it did.
+    pub(crate) async fn take_over(
+        &self,
+        key: &str,
+        lease: &[u8],
+        ttl: Duration,
+    ) -> RedisResult<bool> {
         let mut conn = self.connection().await?;
-        redis::cmd("SET")
-            .arg(key)
-            .arg(bytes)
-            .arg("PX")
+        TAKE_OVER
+            .key(key)
+            .arg(lease)
             .arg(millis(ttl))
-            .query_async(&mut conn)
+            .invoke_async(&mut conn)
             .await
     }
 
