@@ -11,6 +11,7 @@ use crate::error::Error;
 use crate::fail_open::FailOpen;
 use crate::flight::Flights;
 use crate::key::{KeyWriter, escape_glob};
+use crate::pending::Pending;
 use crate::stats::{Counters, Stats};
 use crate::tier::Store;
 
@@ -40,6 +41,7 @@ struct Inner {
     store: Arc<Store>,
     fail_open: Arc<FailOpen>,
     flights: Flights,
+    pending: Pending,
     counters: Arc<Counters>,
     settings: Settings,
     /// The prefix with glob characters escaped, for `SCAN MATCH` patterns.
@@ -99,7 +101,8 @@ impl Cache {
 
     /// A snapshot of this cache's counters.
     pub fn stats(&self) -> Stats {
-        self.inner.counters.snapshot()
+        let pending = &self.inner.pending;
+        self.inner.counters.snapshot(pending.held(), pending.lost())
     }
 
     /// Puts together the parts the builder made.
@@ -115,6 +118,7 @@ impl Cache {
                 store: Arc::new(store),
                 fail_open,
                 flights: Flights::default(),
+                pending: Pending::default(),
                 counters,
                 settings,
                 pattern_prefix,
@@ -132,6 +136,10 @@ impl Cache {
 
     pub(crate) fn flights(&self) -> &Flights {
         &self.inner.flights
+    }
+
+    pub(crate) fn pending(&self) -> &Pending {
+        &self.inner.pending
     }
 
     pub(crate) fn counters(&self) -> &Counters {

@@ -12,6 +12,7 @@ use std::time::Duration;
 use crate::cache::Cache;
 use crate::codec::{self, Entry};
 use crate::flight::{Landed, Leader, Role};
+use crate::invalidate;
 use crate::lease::{self, Held, Permit, Seen, Stored, Waited};
 use crate::random;
 use crate::stats::Counters;
@@ -79,6 +80,7 @@ impl CallOptions {
 
 /// Cache-aside, with the protections of `options`.
 ///
+/// 0. While an invalidation is undelivered (`pending`), the cache is bypassed.
 /// 1. *Lookup*: read the key. A fresh value is returned (a hit).
 /// 2. *Follow*: join the key's flight in this process. Followers get the leader's value (or,
 ///    holding a stale value, return it at once); the leader goes on.
@@ -98,6 +100,12 @@ pub async fn get_or_compute<S, R>(
 where
     S: Shape<R>,
 {
+    if cache.pending().holds_any() {
+        // An undelivered invalidation may cover this key: serve nothing from the cache.
+        invalidate::deliver_pending(cache);
+        Counters::bump(&cache.counters().misses);
+        return body.await;
+    }
     let call = Call {
         cache,
         key: &key,

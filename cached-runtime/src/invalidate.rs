@@ -5,13 +5,14 @@
 //! each tag are deleted through the cache's tier. Deleting also removes the leases of calls
 //! in flight, which then do not store their possibly older values (see `lease`), and ends
 //! this process's flights for joining, so a call that starts after the invalidation computes
-//! afresh.
+//! afresh. An invalidation that cannot be delivered is kept and delivered later (`pending`).
 
 use std::future::Future;
 use std::sync::atomic::Ordering::Relaxed;
 
 use crate::cache::Cache;
-use crate::tier::Tier;
+use crate::pending;
+use crate::tier::{Target, Tier};
 
 /// What an invalidation deletes, rendered by the macro (prefixed and encoded) before the
 /// body consumes the arguments.
@@ -53,19 +54,115 @@ pub fn always<R>(_: &R) -> bool {
     true
 }
 
-/// Deletes the targets; counts the keys deleted in `invalidated`.
+/// Deletes the targets; counts the keys deleted in `invalidated`. What cannot be deleted now
+/// is kept and delivered later (see `pending`).
 async fn delete(cache: &Cache, targets: &Targets) {
     // Calls that start from now on must not join a flight that started before.
     cache
         .flights()
         .invalidated(&targets.keys, &targets.patterns, &targets.tags);
-    let store = cache.store();
-    let mut deleted = store.delete(&targets.keys).await;
-    for pattern in &targets.patterns {
-        deleted += store.delete_matching(pattern).await;
+    let all = std::iter::once(Target::Keys(targets.keys.clone()))
+        .chain(targets.patterns.iter().cloned().map(Target::Pattern))
+        .chain(targets.tags.iter().cloned().map(Target::Tag));
+    let mut kept = 0;
+    for target in all {
+        match cache.store().delete(target).await {
+            Ok(deleted) => count_deleted(cache, deleted),
+            Err(left) => kept += keep(cache, left),
+        }
     }
-    for tag in &targets.tags {
-        deleted += store.delete_tagged(tag).await;
+    if kept > 0 {
+        cache.fail_open().invalidation_kept(kept);
+        deliver_pending(cache);
     }
+}
+
+/// Keeps an undelivered target; returns how many keys, patterns or tags it held.
+fn keep(cache: &Cache, target: Target) -> u64 {
+    let size = target.size();
+    if cache.pending().keep(target) {
+        return size;
+    }
+    tracing::error!(
+        target: "redcache",
+        lost = size,
+        bound = pending::BOUND,
+        "too many undelivered invalidations; this one is dropped, and other processes may serve what it would have deleted until it expires"
+    );
+    0
+}
+
+/// Makes sure a task delivers what is pending, on the current Tokio runtime. Called by every
+/// call that finds something pending, so delivery resumes if its runtime ended.
+pub(crate) fn deliver_pending(cache: &Cache) {
+    let pending = cache.pending();
+    if !pending.holds_any() || !pending.start_delivery() {
+        return;
+    }
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        pending.stop_delivery();
+        return;
+    };
+    let mut delivery = Delivery {
+        cache: cache.clone(),
+        running: true,
+    };
+    runtime.spawn(async move {
+        loop {
+            tokio::time::sleep(pending::RETRY).await;
+            delivery.attempt().await;
+            if delivery.done() {
+                return;
+            }
+        }
+    });
+}
+
+/// The delivery task. Dropped while running (its runtime ended), it lets another start.
+struct Delivery {
+    cache: Cache,
+    running: bool,
+}
+
+impl Delivery {
+    async fn attempt(&self) {
+        let cache = &self.cache;
+        let pending = cache.pending();
+        for target in pending.take() {
+            match cache.store().delete(target.clone()).await {
+                Ok(deleted) => {
+                    count_deleted(cache, deleted);
+                    pending.delivered(&target);
+                }
+                Err(left) => pending.failed(&target, left),
+            }
+        }
+        if !pending.holds_any() {
+            tracing::info!(target: "redcache", "pending invalidations delivered; serving from the cache again");
+        }
+    }
+
+    /// Whether the task may end: nothing pending (checked again after stopping, so that
+    /// something kept meanwhile is never left without a task).
+    fn done(&mut self) -> bool {
+        let pending = self.cache.pending();
+        if pending.holds_any() {
+            return false;
+        }
+        pending.stop_delivery();
+        self.running = pending.holds_any() && pending.start_delivery();
+        !self.running
+    }
+}
+
+impl Drop for Delivery {
+    fn drop(&mut self) {
+        if self.running {
+            self.cache.pending().stop_delivery();
+        }
+    }
+}
+
+fn count_deleted(cache: &Cache, deleted: u64) {
     cache.counters().invalidated.fetch_add(deleted, Relaxed);
 }

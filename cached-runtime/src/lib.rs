@@ -10,7 +10,7 @@
 //! | entry points | `private` | what the macros' expansions call |
 //! | operations | `call`, `invalidate` | the call algorithm (lookup → follow → claim → compute → store); invalidation |
 //! | handle | `cache`, `builder`, `global` | [`Cache`] and its parts; building one; the process-wide one |
-//! | protocols | `flight`, `lease` | single-flight in a process; leases against the invalidation race |
+//! | protocols | `flight`, `lease`, `pending` | single-flight in a process; leases against the invalidation race; undelivered invalidations |
 //! | tier | `tier` | one interface over where entries live |
 //! | fail-open | `fail_open` | op timeouts, the breaker, error classification, rate-limited logs |
 //! | backends | `backend::memory`, `backend::redis` | moving bytes: moka; redis-rs standalone and cluster |
@@ -31,6 +31,7 @@ mod global;
 mod invalidate;
 mod key;
 mod lease;
+mod pending;
 mod random;
 mod stats;
 mod tier;

@@ -36,6 +36,13 @@ pub struct Stats {
     pub writes_skipped: u64,
     /// Keys deleted by invalidations.
     pub invalidated: u64,
+    /// Keys, patterns and tags of invalidations not yet delivered to Redis (unreachable, slow,
+    /// or skipped by the breaker), at the time of the snapshot. They are retried until
+    /// delivered; while any is pending, no cached value is served (calls run their bodies).
+    pub invalidations_pending: u64,
+    /// Keys, patterns and tags of invalidations dropped because too many were pending (more
+    /// than 100,000); each drop is logged at `error`.
+    pub invalidations_lost: u64,
 }
 
 #[derive(Debug, Default)]
@@ -59,7 +66,7 @@ impl Counters {
         counter.fetch_add(1, Relaxed);
     }
 
-    pub(crate) fn snapshot(&self) -> Stats {
+    pub(crate) fn snapshot(&self, invalidations_pending: u64, invalidations_lost: u64) -> Stats {
         Stats {
             hits: self.hits.load(Relaxed),
             misses: self.misses.load(Relaxed),
@@ -73,6 +80,8 @@ impl Counters {
             writes: self.writes.load(Relaxed),
             writes_skipped: self.writes_skipped.load(Relaxed),
             invalidated: self.invalidated.load(Relaxed),
+            invalidations_pending,
+            invalidations_lost,
         }
     }
 }

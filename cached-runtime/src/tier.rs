@@ -24,6 +24,27 @@ pub(crate) enum Read {
     Unavailable,
 }
 
+/// What an invalidation deletes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Target {
+    /// Exact keys.
+    Keys(Vec<String>),
+    /// Every key matching a glob.
+    Pattern(String),
+    /// Every key carrying a tag (by tag key).
+    Tag(String),
+}
+
+impl Target {
+    /// How many keys, patterns or tags it names.
+    pub(crate) fn size(&self) -> u64 {
+        match self {
+            Target::Keys(keys) => keys.len() as u64,
+            Target::Pattern(_) | Target::Tag(_) => 1,
+        }
+    }
+}
+
 /// The operations the layers above need. None returns an error to a caller: a failure is a
 /// `Failure` (already counted and logged by the fail-open policy) or is left out of a count.
 pub(crate) trait Tier {
@@ -57,17 +78,12 @@ pub(crate) trait Tier {
     /// Deletes `key` only if it still holds exactly `expected`.
     async fn delete_if(&self, key: &str, expected: &[u8]);
 
-    /// Deletes exact keys; returns how many existed.
-    async fn delete(&self, keys: &[String]) -> u64;
-
-    /// Deletes every key matching a glob; returns how many went.
-    async fn delete_matching(&self, pattern: &str) -> u64;
+    /// Deletes what `target` names; returns how many keys went, or what is still to delete
+    /// when the tier failed part way.
+    async fn delete(&self, target: Target) -> Result<u64, Target>;
 
     /// Adds `key` to the set of tag key `tag`, which then lives at least `lifetime`.
     async fn tag(&self, tag: &str, key: &str, lifetime: Duration) -> Result<(), Failure>;
-
-    /// Takes the keys tagged with tag key `tag` and deletes them; returns how many went.
-    async fn delete_tagged(&self, tag: &str) -> u64;
 }
 
 /// The tier a cache was built with. The memory backend never fails and is synchronous;
@@ -162,17 +178,14 @@ impl Tier for Store {
         }
     }
 
-    async fn delete(&self, keys: &[String]) -> u64 {
+    async fn delete(&self, target: Target) -> Result<u64, Target> {
         match self {
-            Store::Memory(memory) => memory.delete(keys),
-            Store::Redis(redis) => redis.delete(keys).await,
-        }
-    }
-
-    async fn delete_matching(&self, pattern: &str) -> u64 {
-        match self {
-            Store::Memory(memory) => memory.delete_matching(pattern),
-            Store::Redis(redis) => redis.delete_matching(pattern).await,
+            Store::Memory(memory) => Ok(match &target {
+                Target::Keys(keys) => memory.delete(keys),
+                Target::Pattern(pattern) => memory.delete_matching(pattern),
+                Target::Tag(tag) => memory.delete_tagged(tag),
+            }),
+            Store::Redis(redis) => redis.delete(target).await,
         }
     }
 
@@ -183,13 +196,6 @@ impl Tier for Store {
                 Ok(())
             }
             Store::Redis(redis) => redis.tag(tag, key, lifetime).await,
-        }
-    }
-
-    async fn delete_tagged(&self, tag: &str) -> u64 {
-        match self {
-            Store::Memory(memory) => memory.delete_tagged(tag),
-            Store::Redis(redis) => redis.delete_tagged(tag).await,
         }
     }
 }
@@ -205,22 +211,30 @@ impl RedisTier {
         RedisTier { redis, fail_open }
     }
 
-    /// One node's `SCAN` + `UNLINK` walk. Each step is bounded by the op timeout; a failed
-    /// step ends the walk (logged and counted).
-    async fn delete_matching_on(&self, node: &ScanNode, pattern: &str) -> u64 {
+    /// Incremental `SCAN` + `UNLINK`, on every master of a cluster at once. Each step is
+    /// bounded by the op timeout; a failed step fails the walk (to be walked again).
+    async fn delete_matching(&self, pattern: &str) -> Result<u64, Failure> {
+        let nodes = self.run("CLUSTER NODES", self.redis.scan_nodes()).await?;
+        let walks = nodes
+            .iter()
+            .map(|node| self.delete_matching_on(node, pattern));
+        let mut deleted = 0;
+        for walk in futures_util::future::join_all(walks).await {
+            deleted += walk?;
+        }
+        Ok(deleted)
+    }
+
+    /// One node's walk.
+    async fn delete_matching_on(&self, node: &ScanNode, pattern: &str) -> Result<u64, Failure> {
         let mut cursor = 0;
         let mut deleted = 0;
         loop {
             let step = self.run("SCAN", self.redis.scan(node, cursor, pattern));
-            let Ok((next, keys)) = step.await else {
-                return deleted;
-            };
-            match self.run("UNLINK", self.redis.unlink(&keys)).await {
-                Ok(n) => deleted += n,
-                Err(_) => return deleted,
-            }
+            let (next, keys) = step.await?;
+            deleted += self.run("UNLINK", self.redis.unlink(&keys)).await?;
             if next == 0 {
-                return deleted;
+                return Ok(deleted);
             }
             cursor = next;
         }
@@ -284,40 +298,38 @@ impl Tier for RedisTier {
             .await;
     }
 
-    async fn delete(&self, keys: &[String]) -> u64 {
-        if keys.is_empty() {
-            return 0;
+    async fn delete(&self, target: Target) -> Result<u64, Target> {
+        match target {
+            Target::Keys(keys) if keys.is_empty() => Ok(0),
+            Target::Keys(keys) => match self.run("UNLINK", self.redis.unlink(&keys)).await {
+                Ok(deleted) => Ok(deleted),
+                Err(_) => Err(Target::Keys(keys)),
+            },
+            Target::Pattern(pattern) => match self.delete_matching(&pattern).await {
+                Ok(deleted) => Ok(deleted),
+                Err(_) => Err(Target::Pattern(pattern)),
+            },
+            Target::Tag(tag) => {
+                let Ok(members) = self.run("EVALSHA", self.redis.take_tag(&tag)).await else {
+                    return Err(Target::Tag(tag));
+                };
+                // The set is gone now: if its members cannot be deleted, they are what is
+                // left to delete.
+                match self.run("UNLINK", self.redis.unlink(&members)).await {
+                    Ok(deleted) => Ok(deleted),
+                    Err(_) => Err(Target::Keys(
+                        members
+                            .into_iter()
+                            .filter_map(|key| String::from_utf8(key).ok())
+                            .collect(),
+                    )),
+                }
+            }
         }
-        self.run("UNLINK", self.redis.unlink(keys))
-            .await
-            .unwrap_or(0)
-    }
-
-    /// Incremental `SCAN` + `UNLINK`, on every master of a cluster at once.
-    async fn delete_matching(&self, pattern: &str) -> u64 {
-        let Ok(nodes) = self.run("CLUSTER NODES", self.redis.scan_nodes()).await else {
-            return 0;
-        };
-        let walks = nodes
-            .iter()
-            .map(|node| self.delete_matching_on(node, pattern));
-        futures_util::future::join_all(walks)
-            .await
-            .into_iter()
-            .sum()
     }
 
     async fn tag(&self, tag: &str, key: &str, lifetime: Duration) -> Result<(), Failure> {
         self.run("EVALSHA", self.redis.tag(tag, key, lifetime))
             .await
-    }
-
-    async fn delete_tagged(&self, tag: &str) -> u64 {
-        let Ok(members) = self.run("EVALSHA", self.redis.take_tag(tag)).await else {
-            return 0;
-        };
-        self.run("UNLINK", self.redis.unlink(&members))
-            .await
-            .unwrap_or(0)
     }
 }

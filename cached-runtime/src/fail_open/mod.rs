@@ -178,6 +178,15 @@ impl FailOpen {
         );
     }
 
+    /// An invalidation that could not be delivered now: kept and retried (`pending`).
+    pub(crate) fn invalidation_kept(&self, kept: u64) {
+        self.absorbed(
+            "invalidation not delivered; kept and retried, and no cached value is served until it is",
+            "keys, patterns and tags kept",
+            &kept,
+        );
+    }
+
     /// Logs a failure the caller did not see, at most one line per interval.
     fn absorbed(&self, what: &str, context: &str, error: &dyn fmt::Display) {
         if let Some(held_back) = self.log.admit() {
