@@ -245,7 +245,11 @@ impl RedisTier {
         op: &'static str,
         call: impl Future<Output = redis::RedisResult<T>>,
     ) -> Result<T, Failure> {
-        self.fail_open.run(op, call).await
+        let outcome = self.fail_open.run(op, call).await;
+        if outcome.is_err() && self.fail_open.take_connection_replacement() {
+            self.redis.discard_connection();
+        }
+        outcome
     }
 }
 

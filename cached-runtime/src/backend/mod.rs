@@ -3,6 +3,7 @@
 
 pub(crate) mod memory;
 pub(crate) mod redis;
+mod slot;
 
 use std::any::Any;
 use std::ops::Deref;

@@ -4,7 +4,7 @@
 //! deletion and pattern scans differ. Only moves bytes: the fail-open policy is applied above
 //! it, in `tier`.
 
-use std::sync::{LazyLock, OnceLock};
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
@@ -12,6 +12,8 @@ use redis::cluster::{ClusterClient, ClusterClientBuilder};
 use redis::cluster_async::ClusterConnection;
 use redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo};
 use redis::{RedisFuture, RedisResult, Script, Value};
+
+use super::slot::Slot;
 
 /// How many keys one `SCAN` step asks for (and so at most how many one `UNLINK` removes).
 const SCAN_COUNT: usize = 1000;
@@ -80,16 +82,17 @@ pub(crate) struct RedisStore {
 }
 
 /// Where commands go. Connections are made on first use rather than when the cache is built,
-/// because they spawn onto the Tokio runtime and building a cache must work anywhere.
+/// because they spawn onto the Tokio runtime and building a cache must work anywhere; and
+/// made again when that runtime ends or the fail-open policy finds one dead (`slot`).
 enum Target {
     Standalone {
         client: redis::Client,
         config: ConnectionManagerConfig,
-        manager: OnceLock<ConnectionManager>,
+        manager: Slot<ConnectionManager>,
     },
     Cluster {
         client: ClusterClient,
-        connection: tokio::sync::OnceCell<ClusterConnection>,
+        connection: Slot<ClusterConnection>,
     },
 }
 
@@ -165,7 +168,7 @@ impl RedisStore {
             target: Target::Standalone {
                 client,
                 config,
-                manager: OnceLock::new(),
+                manager: Slot::new(),
             },
             address,
         }
@@ -188,7 +191,7 @@ impl RedisStore {
         Ok(RedisStore {
             target: Target::Cluster {
                 client,
-                connection: tokio::sync::OnceCell::new(),
+                connection: Slot::new(),
             },
             address: format!("cluster {}", seeds.join(",")),
         })
@@ -209,17 +212,23 @@ impl RedisStore {
                 config,
                 manager,
             } => {
-                if let Some(manager) = manager.get() {
-                    return Ok(Connection::Standalone(manager.clone()));
-                }
-                let made = ConnectionManager::new_lazy_with_config(client.clone(), config.clone())?;
-                Ok(Connection::Standalone(manager.get_or_init(|| made).clone()))
+                let connect = || async {
+                    ConnectionManager::new_lazy_with_config(client.clone(), config.clone())
+                };
+                manager.get(connect).await.map(Connection::Standalone)
             }
             Target::Cluster { client, connection } => connection
-                .get_or_try_init(|| client.get_async_connection())
+                .get(|| client.get_async_connection())
                 .await
-                .cloned()
                 .map(Connection::Cluster),
+        }
+    }
+
+    /// Drops the connection (it stopped answering): the next command makes a new one.
+    pub(crate) fn discard_connection(&self) {
+        match &self.target {
+            Target::Standalone { manager, .. } => manager.discard(),
+            Target::Cluster { connection, .. } => connection.discard(),
         }
     }
 

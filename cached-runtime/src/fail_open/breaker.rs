@@ -68,6 +68,11 @@ impl Breaker {
         self.open_until_ms.swap(until, Relaxed) == 0
     }
 
+    /// Whether the last `THRESHOLD` or more operations all failed to reach the store.
+    pub(crate) fn tripped(&self) -> bool {
+        self.consecutive_failures.load(Relaxed) >= THRESHOLD
+    }
+
     fn now_ms(&self) -> u64 {
         // +1 keeps 0 free to mean "closed".
         self.epoch.elapsed().as_millis() as u64 + 1

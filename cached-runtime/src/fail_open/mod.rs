@@ -14,6 +14,10 @@
 //!   the breaker hears of it; or an *answer about this key or command* (`WRONGTYPE`, out of
 //!   memory, an ACL refusal, a cluster slot in migration): Redis is up, this operation did not
 //!   happen, and the breaker counts it as a success.
+//! * **Dead connections replaced.** A connection can stop answering without closing (a
+//!   vanished host, a hung proxy, a dropped NAT flow); redis-rs keeps it after a timeout. Once
+//!   the breaker has tripped, every further failure to reach Redis also drops the connection,
+//!   so each probe runs on a fresh one and tells the truth.
 //! * **Skipped while the breaker is open.** After three consecutive unavailable failures the
 //!   breaker (`breaker.rs`) opens: operations are skipped at once, with no waiting, and one
 //!   caller per cooldown probes Redis again, so a restarted Redis is used again with no action.
@@ -62,6 +66,8 @@ pub(crate) struct FailOpen {
     suspect: AtomicBool,
     /// Every operation needs our own timer (Redis Cluster).
     always_timed: bool,
+    /// The connection failed too often in a row: the next operation should use a new one.
+    replace_connection: AtomicBool,
     breaker: Breaker,
     log: LogLimiter,
     counters: Arc<Counters>,
@@ -78,6 +84,7 @@ impl FailOpen {
             op_timeout,
             suspect: AtomicBool::new(true),
             always_timed,
+            replace_connection: AtomicBool::new(false),
             breaker: Breaker::new(breaker_cooldown),
             log: LogLimiter::new(),
             counters,
@@ -118,7 +125,11 @@ impl FailOpen {
         Counters::bump(&self.counters.errors);
         if is_unavailable(&error) {
             self.suspect.store(true, Relaxed);
-            if self.breaker.record_failure() {
+            let opened = self.breaker.record_failure();
+            if self.breaker.tripped() {
+                self.replace_connection.store(true, Relaxed);
+            }
+            if opened {
                 tracing::warn!(
                     target: "redcache",
                     %error,
@@ -138,6 +149,12 @@ impl FailOpen {
                 Err(Failure::Refused)
             }
         }
+    }
+
+    /// Whether the connection should be replaced (see "Dead connections replaced"); asking
+    /// clears the request.
+    pub(crate) fn take_connection_replacement(&self) -> bool {
+        self.replace_connection.load(Relaxed) && self.replace_connection.swap(false, Relaxed)
     }
 
     fn redis_failed(&self, op: &str, error: &RedisError) {
