@@ -30,7 +30,7 @@ struct Plan {
     key: TokenStream,
     /// Code building each tag's key.
     tags: Vec<TokenStream>,
-    /// A `Policy` expression: ttl and the resilience options.
+    /// A `CallOptions` expression: ttl and the resilience options.
     policy: TokenStream,
     shape: Shape,
     /// The type that is stored: `T` of `Result<T, E>` or `Option<T>`, else the return type.
@@ -92,7 +92,7 @@ fn plan(args: TokenStream, function: &ItemFn, errors: &mut Errors) -> Option<Pla
     })
 }
 
-/// The `Policy` expression, after checking that the options fit together.
+/// The `CallOptions` expression, after checking that the options fit together.
 fn policy(args: &CacheArgs, shape: Shape, errors: &mut Errors) -> Option<TokenStream> {
     if let Some(span) = args.fail_safe {
         if args.stale_millis.is_none() {
@@ -206,7 +206,10 @@ fn default_key(
         let ident = &param.ident;
         steps.push(quote_spanned! {ident.span()=>
             ::redcache::__private::push_literal(&mut __redcache_key, ":");
-            ::redcache::__private::push_part(&mut __redcache_key, ::redcache::__private::key_part(&#ident));
+            ::redcache::__private::push_part(
+                &mut __redcache_key,
+                ::redcache::__private::key_part(&#ident),
+            );
         });
     }
     if sig.receiver().is_some() {
@@ -214,7 +217,10 @@ fn default_key(
         path = quote!(::core::any::type_name::<Self>());
         steps.insert(
             0,
-            quote!(::redcache::__private::push_literal(&mut __redcache_key, ::core::concat!("::", #name));),
+            quote!(::redcache::__private::push_literal(
+                &mut __redcache_key,
+                ::core::concat!("::", #name),
+            );),
         );
     }
     quote! {{

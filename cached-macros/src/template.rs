@@ -20,7 +20,7 @@ pub(crate) enum Kind {
 }
 
 impl Kind {
-    /// The `Cache` method that starts this kind of key, with the right prefix.
+    /// The `__private` function that starts this kind of key, with the right prefix.
     pub(crate) fn writer(self) -> TokenStream {
         match self {
             Kind::Key => quote!(::redcache::__private::key_writer),
