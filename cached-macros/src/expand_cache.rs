@@ -9,9 +9,10 @@ use crate::args::{CacheArgs, RawArgs};
 use crate::errors::Errors;
 use crate::expand_common::{cache_handle, moved_body, parse_function, with_errors};
 use crate::key_fn;
+use crate::key_spec::{KeySpec, Kind};
 use crate::signature::{self, Params, Shape};
 use crate::suggest::did_you_mean;
-use crate::template::{self, Kind, Template};
+use crate::template::{self, Template};
 
 pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
     let function = match parse_function(&item) {
@@ -27,9 +28,8 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
 
 /// Everything validated that the generated code needs.
 struct Plan {
-    key: TokenStream,
-    /// Code building each tag's key.
-    tags: Vec<TokenStream>,
+    key: KeySpec,
+    tags: Vec<KeySpec>,
     /// A `CallOptions` expression: ttl and the resilience options.
     policy: TokenStream,
     shape: Shape,
@@ -63,9 +63,12 @@ fn plan(args: TokenStream, function: &ItemFn, errors: &mut Errors) -> Option<Pla
             if template.check_names(&params, errors) {
                 check_coverage(&template, lit.span(), &args.skip, &params, errors);
             }
-            template.expand(&Kind::Key.writer())
+            template.key_spec()
         }
-        None => default_key(sig, &args.skip, &params, errors),
+        None => {
+            check_default_key(&args.skip, &params, errors);
+            KeySpec::default_key(sig, &params, &args.skip)
+        }
     };
     let return_type = return_type?;
     let (shape, value_type) = signature::return_shape(return_type);
@@ -81,7 +84,7 @@ fn plan(args: TokenStream, function: &ItemFn, errors: &mut Errors) -> Option<Pla
         (shape, None) => (shape, value_type),
     };
     let policy = policy(&args, shape, errors);
-    let tags = template::expand_all(&args.tags, Kind::Tag, &params, errors);
+    let tags = template::key_specs(&args.tags, Kind::Tag, &params, errors);
     Some(Plan {
         key,
         tags,
@@ -182,53 +185,16 @@ fn check_coverage(
     }
 }
 
-/// No `key = ..`: the function's path, then every argument not skipped, `:`-separated.
-fn default_key(
-    sig: &syn::Signature,
-    skip: &[Ident],
-    params: &Params,
-    errors: &mut Errors,
-) -> TokenStream {
-    let name = sig.ident.to_string();
-    let mut path = quote!(::core::concat!(::core::module_path!(), "::", #name));
-    let mut steps = Vec::new();
+/// The default key holds every parameter not skipped, and `self` cannot be part of it.
+fn check_default_key(skip: &[Ident], params: &Params, errors: &mut Errors) {
     for param in &params.named {
-        if skip.contains(&param.ident) {
-            continue;
-        }
-        if param.is_receiver() {
+        if param.is_receiver() && !skip.contains(&param.ident) {
             errors.push_spanned(
                 &param.tokens,
                 "`self` cannot be part of a default key; add `skip(self)`, or write a `key = ..` that reads fields through it, as in `<self.id>`",
             );
-            continue;
         }
-        let ident = &param.ident;
-        steps.push(quote_spanned! {ident.span()=>
-            ::redcache::__private::push_literal(&mut __redcache_key, ":");
-            ::redcache::__private::push_part(
-                &mut __redcache_key,
-                ::redcache::__private::key_part(&#ident),
-            );
-        });
     }
-    if sig.receiver().is_some() {
-        // Methods of different types may share a name; the type keeps their keys apart.
-        path = quote!(::core::any::type_name::<Self>());
-        steps.insert(
-            0,
-            quote!(::redcache::__private::push_literal(
-                &mut __redcache_key,
-                ::core::concat!("::", #name),
-            );),
-        );
-    }
-    quote! {{
-        let mut __redcache_key = ::redcache::__private::key_writer(__redcache_cache, 64);
-        ::redcache::__private::push_literal(&mut __redcache_key, #path);
-        #(#steps)*
-        ::redcache::__private::finish_key(__redcache_key)
-    }}
 }
 
 fn generate(function: ItemFn, plan: Plan) -> TokenStream {
@@ -266,6 +232,8 @@ fn generate(function: ItemFn, plan: Plan) -> TokenStream {
         #json_codec.with_copies(__redcache_copies)
     }};
     let companion = key_fn::companion(&sig, &vis, &key);
+    let key = key.render();
+    let tags = tags.iter().map(KeySpec::render);
     quote! {
         #companion
         #(#attrs)*

@@ -8,8 +8,9 @@ use crate::args::{InvalidateArgs, RawArgs};
 use crate::errors::Errors;
 use crate::expand_common::{cache_handle, moved_body, parse_function, with_errors};
 use crate::key_fn;
+use crate::key_spec::{KeySpec, Kind};
 use crate::signature::{self, Params, Shape};
-use crate::template::{self, Kind};
+use crate::template;
 
 pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
     let function = match parse_function(&item) {
@@ -37,14 +38,14 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
         );
     }
     let params = Params::of(&function.sig);
-    let mut keys = template::expand_all(&args.keys, Kind::Key, &params, &mut errors);
-    keys.extend(
-        args.calls
-            .iter()
-            .filter_map(|call| key_fn::key_of_call(call, &mut errors)),
-    );
-    let patterns = template::expand_all(&args.patterns, Kind::Pattern, &params, &mut errors);
-    let tags = template::expand_all(&args.tags, Kind::Tag, &params, &mut errors);
+    let keys = template::key_specs(&args.keys, Kind::Key, &params, &mut errors);
+    let calls: Vec<TokenStream> = args
+        .calls
+        .iter()
+        .filter_map(|call| key_fn::key_of_call(call, &mut errors))
+        .collect();
+    let patterns = template::key_specs(&args.patterns, Kind::Pattern, &params, &mut errors);
+    let tags = template::key_specs(&args.tags, Kind::Tag, &params, &mut errors);
     if !errors.is_empty() {
         return with_errors(errors, item);
     }
@@ -62,6 +63,9 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
     };
     let body = moved_body(return_type, &block);
     let cache = cache_handle(args.cache.as_ref());
+    let keys = keys.iter().map(KeySpec::render).chain(calls);
+    let patterns = patterns.iter().map(KeySpec::render);
+    let tags = tags.iter().map(KeySpec::render);
     quote! {
         #(#attrs)*
         #vis #sig {

@@ -7,6 +7,7 @@ use quote::{format_ident, quote};
 use syn::{Expr, FnArg, Ident, Pat, Signature, Visibility};
 
 use crate::errors::Errors;
+use crate::key_spec::KeySpec;
 
 /// `get_user` → `__redcache_key_of_get_user`, spanned at the user's name so that errors point
 /// at it.
@@ -20,13 +21,14 @@ fn companion_name(function: &Ident) -> Ident {
 /// A method gets one only when declared with a visibility (`pub`, `pub(crate)`, ..): the macro
 /// cannot see whether the surrounding impl implements a trait, where an extra item would not
 /// compile, and items of trait impls never carry a visibility.
-pub(crate) fn companion(sig: &Signature, vis: &Visibility, key: &TokenStream) -> TokenStream {
+pub(crate) fn companion(sig: &Signature, vis: &Visibility, key: &KeySpec) -> TokenStream {
     if sig.receiver().is_some() && matches!(vis, Visibility::Inherited) {
         return TokenStream::new();
     }
     let name = companion_name(&sig.ident);
     let (generics, where_clause) = (&sig.generics, &sig.generics.where_clause);
     let inputs = sig.inputs.iter().map(without_mut);
+    let key = key.render();
     quote! {
         #[doc(hidden)]
         #[allow(unused_variables, clippy::too_many_arguments, clippy::needless_pass_by_value)]

@@ -14,6 +14,7 @@ mod expand_cache;
 mod expand_common;
 mod expand_invalidate;
 mod key_fn;
+mod key_spec;
 mod signature;
 mod suggest;
 mod template;

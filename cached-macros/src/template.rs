@@ -1,54 +1,37 @@
 //! Key templates: `"user:<user_id>"`, `"<req.tenant>:<email:hash>"`, `"<<literal>>"`.
 //!
-//! Parsed at compile time, checked against the function's parameters, and expanded into code
-//! that writes the key with the runtime's encoding. Every error is spanned at the template.
+//! Parsed at compile time, checked against the function's parameters, and turned into the
+//! [`KeySpec`] it describes. Every error is spanned at the template.
 
-use proc_macro2::{Span, TokenStream};
+use proc_macro2::Span;
 use quote::{quote, quote_spanned};
 use syn::LitStr;
 
 use crate::errors::Errors;
+use crate::key_spec::{KeySpec, Kind, Piece};
 use crate::signature::Params;
 use crate::suggest::did_you_mean;
 
-/// What a template names: one key, a glob over keys, or a tag.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Kind {
-    Key,
-    Pattern,
-    Tag,
-}
-
-impl Kind {
-    /// The `__private` function that starts this kind of key, with the right prefix.
-    pub(crate) fn writer(self) -> TokenStream {
-        match self {
-            Kind::Key => quote!(::redcache::__private::key_writer),
-            Kind::Pattern => quote!(::redcache::__private::pattern_writer),
-            Kind::Tag => quote!(::redcache::__private::tag_writer),
-        }
-    }
-}
-
-/// Parses, checks and expands a list of templates into code that builds each one; the
-/// templates with errors are reported and left out.
-pub(crate) fn expand_all(
+/// Parses and checks a list of templates, and describes the keys they build; the templates
+/// with errors are reported and left out.
+pub(crate) fn key_specs(
     lits: &[LitStr],
     kind: Kind,
     params: &Params,
     errors: &mut Errors,
-) -> Vec<TokenStream> {
+) -> Vec<KeySpec> {
     lits.iter()
         .filter_map(|lit| {
             let template = Template::parse(lit, kind, errors)?;
             template
                 .check_names(params, errors)
-                .then(|| template.expand(&kind.writer()))
+                .then(|| template.key_spec())
         })
         .collect()
 }
 
 pub(crate) struct Template {
+    kind: Kind,
     span: Span,
     segments: Vec<Segment>,
 }
@@ -147,7 +130,11 @@ impl Template {
         if !literal.is_empty() {
             segments.push(Segment::Literal(literal));
         }
-        let template = Template { span, segments };
+        let template = Template {
+            kind,
+            span,
+            segments,
+        };
         ok &= template.check_separators(errors);
         if kind == Kind::Pattern {
             ok &= template.check_globs_next_to_values(&text, errors);
@@ -256,9 +243,8 @@ impl Template {
         })
     }
 
-    /// Code that evaluates to the finished key (a `String`), starting from `writer`, an
-    /// expression of type `KeyWriter` that already holds the cache's prefix.
-    pub(crate) fn expand(&self, writer: &TokenStream) -> TokenStream {
+    /// The key this template describes.
+    pub(crate) fn key_spec(&self) -> KeySpec {
         let capacity: usize = self
             .segments
             .iter()
@@ -267,17 +253,15 @@ impl Template {
                 Segment::Value(_) => 16,
             })
             .sum();
-        let steps = self.segments.iter().map(|segment| match segment {
-            Segment::Literal(text) => {
-                quote! { ::redcache::__private::push_literal(&mut __redcache_key, #text); }
-            }
-            Segment::Value(placeholder) => placeholder.expand(self.span),
-        });
-        quote! {{
-            let mut __redcache_key = #writer(__redcache_cache, #capacity);
-            #(#steps)*
-            ::redcache::__private::finish_key(__redcache_key)
-        }}
+        let pieces = self
+            .segments
+            .iter()
+            .map(|segment| match segment {
+                Segment::Literal(text) => Piece::Text(quote!(#text)),
+                Segment::Value(placeholder) => placeholder.piece(self.span),
+            })
+            .collect();
+        KeySpec::new(self.kind, capacity, pieces)
     }
 }
 
@@ -328,10 +312,10 @@ impl Placeholder {
         })
     }
 
-    /// One step of key building, located at the template so that a value whose type is not a
-    /// key part is reported there. The span keeps the macro's own context, so rustc does not
-    /// offer fixes that would rewrite the template literal into Rust code.
-    fn expand(&self, template_span: Span) -> TokenStream {
+    /// The value this placeholder reads, located at the template so that a value whose type
+    /// is not a key part is reported there. The span keeps the macro's own context, so rustc
+    /// does not offer fixes that would rewrite the template literal into Rust code.
+    fn piece(&self, template_span: Span) -> Piece {
         let span = Span::call_site().located_at(template_span);
         let root = syn::Ident::new(&self.root, span);
         let fields = self.fields.iter().map(|field| match field.parse::<u32>() {
@@ -344,11 +328,10 @@ impl Placeholder {
                 quote_spanned!(span=> .#ident)
             }
         });
-        let value = quote_spanned!(span=> ::redcache::__private::key_part(&#root #(#fields)*));
-        if self.hash {
-            quote_spanned!(span=> ::redcache::__private::push_hashed(&mut __redcache_key, #value);)
-        } else {
-            quote_spanned!(span=> ::redcache::__private::push_part(&mut __redcache_key, #value);)
+        Piece::Value {
+            place: quote_spanned!(span=> #root #(#fields)*),
+            hash: self.hash,
+            span,
         }
     }
 }
