@@ -1,11 +1,11 @@
-//! Parsing attribute arguments.
+//! Parsing attribute arguments, each value checked on its own (durations, literals, flags).
 //!
 //! Arguments are first read generically (`name = expr`, a call such as `skip(a, b)` or
 //! `get_user(id)`, or a bare `name`), so that one mistake does not hide the next, then
 //! interpreted per macro in [`CacheArgs`] and [`InvalidateArgs`], which report unknown and
 //! duplicate arguments in one place each.
 
-use proc_macro2::Span;
+use proc_macro2::{Span, TokenStream};
 use syn::parse::{Parse, ParseStream};
 use syn::punctuated::Punctuated;
 use syn::{Expr, ExprLit, Ident, Lit, LitBool, LitStr, Token};
@@ -15,13 +15,13 @@ use crate::errors::Errors;
 use crate::suggest::did_you_mean;
 
 /// One argument as written.
-pub(crate) struct RawArg {
+struct RawArg {
     /// The argument's name; for a call, the called function's or method's name.
-    pub(crate) name: Ident,
-    pub(crate) value: RawValue,
+    name: Ident,
+    value: RawValue,
 }
 
-pub(crate) enum RawValue {
+enum RawValue {
     /// `name = expr`
     Expr(Expr),
     /// A call: `skip(a, b)`, `get_user(id)`, `users::get_user(id)`, `self.get(id)`.
@@ -41,7 +41,24 @@ impl RawValue {
     }
 }
 
-pub(crate) struct RawArgs(pub(crate) Vec<RawArg>);
+/// The arguments as written, before each macro interprets them.
+pub(crate) struct RawArgs(Vec<RawArg>);
+
+/// One macro's arguments, interpreted from the generic [`RawArgs`].
+pub(crate) trait MacroArgs: Sized {
+    fn from_raw(raw: RawArgs, errors: &mut Errors) -> Self;
+}
+
+/// Parses an attribute's arguments; `None` if they are not arguments at all (reported).
+pub(crate) fn parse<A: MacroArgs>(tokens: TokenStream, errors: &mut Errors) -> Option<A> {
+    match syn::parse2::<RawArgs>(tokens) {
+        Ok(raw) => Some(A::from_raw(raw, errors)),
+        Err(error) => {
+            errors.add(error);
+            None
+        }
+    }
+}
 
 impl Parse for RawArgs {
     fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
@@ -153,8 +170,8 @@ const CACHE_ARGS: &[&str] = &[
     "tags",
 ];
 
-impl CacheArgs {
-    pub(crate) fn from_raw(raw: RawArgs, errors: &mut Errors) -> CacheArgs {
+impl MacroArgs for CacheArgs {
+    fn from_raw(raw: RawArgs, errors: &mut Errors) -> CacheArgs {
         let mut key = Once::default();
         let mut ttl = Once::default();
         let mut skip = Once::default();
@@ -216,8 +233,8 @@ pub(crate) struct InvalidateArgs {
 
 const INVALIDATE_ARGS: &[&str] = &["key", "keys", "pattern", "patterns", "tags", "cache"];
 
-impl InvalidateArgs {
-    pub(crate) fn from_raw(raw: RawArgs, errors: &mut Errors) -> InvalidateArgs {
+impl MacroArgs for InvalidateArgs {
+    fn from_raw(raw: RawArgs, errors: &mut Errors) -> InvalidateArgs {
         let mut key = Once::default();
         let mut keys = Once::default();
         let mut pattern = Once::default();

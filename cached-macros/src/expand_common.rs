@@ -1,27 +1,64 @@
-//! Pieces both macros generate.
+//! What both macros share: the pipeline that runs their stages, and the pieces of planning and
+//! generated code that are the same for both.
 
 use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
-use syn::{Block, Expr, Type};
+use syn::{Block, Expr, ItemFn, LitStr, Type};
 
+use crate::args::{self, MacroArgs};
 use crate::errors::Errors;
-use crate::signature::contains_impl_trait;
+use crate::key_spec::{KeySpec, Kind};
+use crate::signature::{Params, contains_impl_trait};
+use crate::template::Template;
+use crate::validate;
 
-/// The annotated item as a function, or the errors to emit (with the item unchanged).
-pub(crate) fn parse_function(item: &TokenStream) -> Result<syn::ItemFn, TokenStream> {
-    syn::parse2(item.clone()).map_err(|error| {
-        let mut errors = Errors::default();
-        errors.add(error);
-        with_errors(errors, item.clone())
-    })
+/// Runs a macro: parses the function and the arguments, plans (validating, every mistake
+/// collected), and generates the new function from the plan. On any mistake, emits every
+/// error next to the user's function unchanged, so there are no follow-on errors and IDEs
+/// keep working on the function.
+///
+/// `plan` is given `None` for arguments that did not parse, so that it still checks the
+/// function; it returns a plan only if it reported nothing.
+pub(crate) fn expand<A: MacroArgs, P>(
+    args: TokenStream,
+    item: TokenStream,
+    plan: impl FnOnce(&ItemFn, Option<A>, &mut Errors) -> Option<P>,
+    generate: impl FnOnce(ItemFn, P) -> TokenStream,
+) -> TokenStream {
+    let function = match syn::parse2::<ItemFn>(item.clone()) {
+        Ok(function) => function,
+        Err(error) => return with_errors(&error, item),
+    };
+    let mut errors = Errors::new();
+    let args = args::parse::<A>(args, &mut errors);
+    let plan = plan(&function, args, &mut errors);
+    match (errors.finish(), plan) {
+        (Ok(()), Some(plan)) => generate(function, plan),
+        (Err(error), _) => with_errors(&error, item),
+        (Ok(()), None) => panic!("no plan, and no error saying why"),
+    }
 }
 
-/// The user's function unchanged, next to the errors: no follow-on errors, and IDEs keep
-/// working on the function.
-pub(crate) fn with_errors(errors: Errors, item: TokenStream) -> TokenStream {
-    let errors = errors.into_compile_errors();
+fn with_errors(error: &syn::Error, item: TokenStream) -> TokenStream {
+    let errors = error.to_compile_error();
     quote!(#errors #item)
+}
+
+/// Parses a list of templates, checks that their placeholders name parameters, and describes
+/// the keys they build; the templates with mistakes are reported and left out.
+pub(crate) fn templates(
+    lits: &[LitStr],
+    kind: Kind,
+    params: &Params,
+    errors: &mut Errors,
+) -> Vec<KeySpec> {
+    lits.iter()
+        .filter_map(|lit| {
+            let template = Template::parse(lit, kind, errors)?;
+            validate::placeholders(&template, params, errors).then(|| template.key_spec())
+        })
+        .collect()
 }
 
 /// The cache to use: `cache = EXPR` (anything that coerces to `&Cache`) or the global one.

@@ -1,71 +1,85 @@
-//! `#[invalidate]`: run the body, then delete keys and patterns if it succeeded.
+//! `#[invalidate]`: plan what to delete from the validated function and arguments, then
+//! generate the function that runs the body and deletes it if the body succeeded.
 
 use proc_macro2::TokenStream;
 use quote::quote;
-use syn::ItemFn;
+use syn::{Expr, ItemFn};
 
-use crate::args::{InvalidateArgs, RawArgs};
+use crate::args::InvalidateArgs;
 use crate::errors::Errors;
-use crate::expand_common::{cache_handle, moved_body, parse_function, with_errors};
+use crate::expand_common::{self, cache_handle, moved_body, templates};
 use crate::key_fn;
 use crate::key_spec::{KeySpec, Kind};
 use crate::signature::{self, Params, Shape};
-use crate::template;
+use crate::validate;
 
 pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
-    let function = match parse_function(&item) {
-        Ok(function) => function,
-        Err(errors) => return errors,
-    };
-    let mut errors = Errors::default();
-    signature::check_async(&function.sig, "invalidate", &mut errors);
-    let args = match syn::parse2::<RawArgs>(args) {
-        Ok(raw) => InvalidateArgs::from_raw(raw, &mut errors),
-        Err(error) => {
-            errors.add(error);
-            return with_errors(errors, item);
-        }
-    };
-    if args.keys.is_empty()
-        && args.patterns.is_empty()
-        && args.tags.is_empty()
-        && args.calls.is_empty()
-        && errors.is_empty()
-    {
-        errors.push(
-            proc_macro2::Span::call_site(),
-            "`#[invalidate]` needs something to delete: `key = \"..\"`, `keys = [..]`, `pattern = \"..\"`, `patterns = [..]`, `tags = [..]`, or a call of a `#[cache]` function such as `get_user(id)`",
-        );
-    }
-    let params = Params::of(&function.sig);
-    let keys = template::key_specs(&args.keys, Kind::Key, &params, &mut errors);
-    let calls: Vec<TokenStream> = args
+    expand_common::expand(args, item, plan, generate)
+}
+
+/// Everything validated that the generated code needs.
+struct Plan {
+    keys: Vec<KeySpec>,
+    /// Calls of `#[cache]` functions' companions, each yielding the key that call reads.
+    calls: Vec<TokenStream>,
+    patterns: Vec<KeySpec>,
+    tags: Vec<KeySpec>,
+    /// Delete only after `Ok`: the function returns a `Result`.
+    on_ok_only: bool,
+    cache: Option<Expr>,
+}
+
+fn plan(function: &ItemFn, args: Option<InvalidateArgs>, errors: &mut Errors) -> Option<Plan> {
+    let sig = &function.sig;
+    validate::is_async(sig, "invalidate", errors);
+    let args = args?;
+    validate::invalidate_target(&args, errors);
+    let params = Params::of(sig);
+    let keys = templates(&args.keys, Kind::Key, &params, errors);
+    let calls = args
         .calls
         .iter()
-        .filter_map(|call| key_fn::key_of_call(call, &mut errors))
+        .filter_map(|call| key_fn::key_of_call(call, errors))
         .collect();
-    let patterns = template::key_specs(&args.patterns, Kind::Pattern, &params, &mut errors);
-    let tags = template::key_specs(&args.tags, Kind::Tag, &params, &mut errors);
-    if !errors.is_empty() {
-        return with_errors(errors, item);
-    }
+    let patterns = templates(&args.patterns, Kind::Pattern, &params, errors);
+    let tags = templates(&args.tags, Kind::Tag, &params, errors);
+    let on_ok_only = signature::return_type(sig)
+        .is_some_and(|ty| signature::return_shape(ty).0 == Shape::OkOnly);
+    Some(Plan {
+        keys,
+        calls,
+        patterns,
+        tags,
+        on_ok_only,
+        cache: args.cache,
+    })
+}
 
+fn generate(function: ItemFn, plan: Plan) -> TokenStream {
     let ItemFn {
         attrs,
         vis,
         sig,
         block,
     } = function;
-    let return_type = signature::return_type(&sig);
-    let succeeded = match return_type.map(signature::return_shape) {
-        Some((Shape::OkOnly, _)) => quote!(::redcache::__private::is_ok),
-        _ => quote!(::redcache::__private::always),
-    };
-    let body = moved_body(return_type, &block);
-    let cache = cache_handle(args.cache.as_ref());
+    let Plan {
+        keys,
+        calls,
+        patterns,
+        tags,
+        on_ok_only,
+        cache,
+    } = plan;
     let keys = keys.iter().map(KeySpec::render).chain(calls);
     let patterns = patterns.iter().map(KeySpec::render);
     let tags = tags.iter().map(KeySpec::render);
+    let succeeded = if on_ok_only {
+        quote!(::redcache::__private::is_ok)
+    } else {
+        quote!(::redcache::__private::always)
+    };
+    let body = moved_body(signature::return_type(&sig), &block);
+    let cache = cache_handle(cache.as_ref());
     quote! {
         #(#attrs)*
         #vis #sig {

@@ -18,6 +18,7 @@ mod key_spec;
 mod signature;
 mod suggest;
 mod template;
+mod validate;
 
 /// Caches an async function's result: see the `redcache` crate's documentation.
 ///

@@ -1,11 +1,11 @@
-//! What the macros need to know about the annotated function: that it is async, its
-//! parameters' names, and what its return type means for caching.
+//! Reading the annotated function: its parameters' names, and what its return type means for
+//! caching.
 
 use proc_macro2::TokenStream;
 use quote::ToTokens;
 use syn::{FnArg, GenericArgument, Pat, PathArguments, ReturnType, Signature, Type};
 
-use crate::errors::Errors;
+use crate::suggest::did_you_mean;
 
 /// A parameter a template can name.
 pub(crate) struct Param {
@@ -55,6 +55,12 @@ impl Params {
 
     pub(crate) fn names(&self) -> impl Iterator<Item = String> + '_ {
         self.named.iter().map(|param| param.ident.to_string())
+    }
+
+    /// The parameter name closest to `word`, if it is close enough to be a typo of it.
+    pub(crate) fn closest(&self, word: &str) -> Option<String> {
+        let names: Vec<String> = self.names().collect();
+        did_you_mean(word, names.iter().map(String::as_str)).map(str::to_owned)
     }
 }
 
@@ -108,45 +114,7 @@ pub(crate) fn return_type(sig: &Signature) -> Option<&Type> {
     }
 }
 
-/// Checks what both macros require of the function: `async`, and no C-variadics.
-pub(crate) fn check_async(sig: &Signature, attribute: &str, errors: &mut Errors) {
-    if sig.asyncness.is_none() {
-        errors.push(
-            sig.fn_token.span,
-            format!(
-                "`#[{attribute}]` works on `async fn` only; declare it as `async fn {}`",
-                sig.ident
-            ),
-        );
-    }
-}
-
-/// The return type a cached function stores, or an error if it has nothing storable.
-pub(crate) fn cached_return_type<'a>(sig: &'a Signature, errors: &mut Errors) -> Option<&'a Type> {
-    match &sig.output {
-        ReturnType::Default => {
-            errors.push(
-                sig.ident.span(),
-                format!(
-                    "`#[cache]` needs a return value to cache, and `{}` returns `()`; use `#[invalidate]` for functions that change data",
-                    sig.ident
-                ),
-            );
-            None
-        }
-        ReturnType::Type(_, ty) => {
-            if contains_impl_trait(ty) {
-                errors.push_spanned(
-                    ty,
-                    "`#[cache]` cannot store an `impl Trait` return type; return a concrete type that implements `Serialize` and `Deserialize`",
-                );
-                return None;
-            }
-            Some(ty)
-        }
-    }
-}
-
+/// Whether `ty` mentions `impl Trait` anywhere, which no generated code can name.
 pub(crate) fn contains_impl_trait(ty: &Type) -> bool {
     struct Finder(bool);
     impl<'ast> syn::visit::Visit<'ast> for Finder {

@@ -1,7 +1,8 @@
 //! Key templates: `"user:<user_id>"`, `"<req.tenant>:<email:hash>"`, `"<<literal>>"`.
 //!
-//! Parsed at compile time, checked against the function's parameters, and turned into the
-//! [`KeySpec`] it describes. Every error is spanned at the template.
+//! Parsing and the syntax rules of a template (placeholders, separators, globs in patterns),
+//! then the [`KeySpec`] it describes. Every error is spanned at the template. Whether its
+//! placeholders name parameters is checked in `validate`.
 
 use proc_macro2::Span;
 use quote::{quote, quote_spanned};
@@ -9,26 +10,6 @@ use syn::LitStr;
 
 use crate::errors::Errors;
 use crate::key_spec::{KeySpec, Kind, Piece};
-use crate::signature::Params;
-use crate::suggest::did_you_mean;
-
-/// Parses and checks a list of templates, and describes the keys they build; the templates
-/// with errors are reported and left out.
-pub(crate) fn key_specs(
-    lits: &[LitStr],
-    kind: Kind,
-    params: &Params,
-    errors: &mut Errors,
-) -> Vec<KeySpec> {
-    lits.iter()
-        .filter_map(|lit| {
-            let template = Template::parse(lit, kind, errors)?;
-            template
-                .check_names(params, errors)
-                .then(|| template.key_spec())
-        })
-        .collect()
-}
 
 pub(crate) struct Template {
     kind: Kind,
@@ -41,15 +22,15 @@ enum Segment {
     Value(Placeholder),
 }
 
-struct Placeholder {
+pub(crate) struct Placeholder {
     /// The parameter it reads (`self` for the receiver).
-    root: String,
+    pub(crate) root: String,
     /// Field path below the parameter: `["profile", "id"]` for `<user.profile.id>`.
     fields: Vec<String>,
     /// `<name:hash>`: store a hash of the value instead of the value.
     hash: bool,
     /// As written, with its angle brackets, for messages.
-    written: String,
+    pub(crate) written: String,
 }
 
 /// Characters an encoded value can contain (see the runtime's `key` module). Literal text
@@ -206,29 +187,9 @@ impl Template {
         ok
     }
 
-    /// Every placeholder must name a parameter.
-    pub(crate) fn check_names(&self, params: &Params, errors: &mut Errors) -> bool {
-        let mut ok = true;
-        for placeholder in self.placeholders() {
-            if params.find(&placeholder.root).is_some() {
-                continue;
-            }
-            let names: Vec<String> = params.names().collect();
-            let hint = match did_you_mean(&placeholder.root, names.iter().map(String::as_str)) {
-                Some(close) => format!("; did you mean `<{close}>`?"),
-                None if names.is_empty() => "; the function has no parameters".to_owned(),
-                None => format!("; the parameters are `{}`", names.join("`, `")),
-            };
-            errors.push(
-                self.span,
-                format!(
-                    "unknown placeholder `{}`: no parameter is named `{}`{hint}",
-                    placeholder.written, placeholder.root
-                ),
-            );
-            ok = false;
-        }
-        ok
+    /// The string literal's span: errors about the template point at it.
+    pub(crate) fn span(&self) -> Span {
+        self.span
     }
 
     /// The parameters this template reads.
@@ -236,7 +197,7 @@ impl Template {
         self.placeholders().map(|p| p.root.as_str())
     }
 
-    fn placeholders(&self) -> impl Iterator<Item = &Placeholder> {
+    pub(crate) fn placeholders(&self) -> impl Iterator<Item = &Placeholder> {
         self.segments.iter().filter_map(|segment| match segment {
             Segment::Value(placeholder) => Some(placeholder),
             Segment::Literal(_) => None,
