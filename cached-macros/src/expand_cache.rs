@@ -47,13 +47,15 @@ fn plan(function: &ItemFn, args: Option<CacheArgs>, errors: &mut Errors) -> Opti
     let params = Params::of(sig);
     validate::params_named(&params, errors);
     validate::skip_list(&args.skip, &params, errors);
-    let key = key(&args, sig, &params, errors)?;
-    let return_type = return_type?;
-    validate::cache_options(&args, signature::return_shape(return_type).0, errors);
+    // A bad key or return type stops nothing below: every other mistake is reported too.
+    let key = key(&args, sig, &params, errors);
+    let declared =
+        signature::return_type(sig).map_or(Shape::Whole, |ty| signature::return_shape(ty).0);
+    validate::cache_options(&args, declared, errors);
     let tags = templates(&args.tags, Kind::Tag, &params, errors);
-    let (shape, value_type) = stored(return_type, args.cache_none.is_some());
+    let (shape, value_type) = stored(return_type?, args.cache_none.is_some());
     Some(Plan {
-        key,
+        key: key?,
         tags,
         options: CallOptions {
             ttl_millis: args.ttl_millis?,
