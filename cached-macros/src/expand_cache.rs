@@ -8,7 +8,7 @@ use syn::{Expr, ItemFn, Type};
 
 use crate::args::CacheArgs;
 use crate::errors::Errors;
-use crate::expand_common::{self, cache_handle, moved_body, templates};
+use crate::expand_common::{self, moved_body, templates};
 use crate::key_fn;
 use crate::key_spec::{KeySpec, Kind};
 use crate::signature::{self, Params, Shape};
@@ -123,12 +123,12 @@ fn generate(function: ItemFn, plan: Plan) -> TokenStream {
     let tags = tags.iter().map(KeySpec::render);
     let options = options.render();
     let codec = codec(&value_type);
-    let cache = cache_handle(cache.as_ref());
-    quote! {
-        #companion
-        #(#attrs)*
-        #vis #sig {
-            let __redcache_cache: &::redcache::__private::Cache = #cache;
+    let function = expand_common::function(
+        attrs,
+        &vis,
+        &sig,
+        cache.as_ref(),
+        quote! {
             let __redcache_key: ::std::string::String = #key;
             ::redcache::__private::get_or_compute::<::redcache::__private::#shape, _>(
                 __redcache_cache,
@@ -139,8 +139,9 @@ fn generate(function: ItemFn, plan: Plan) -> TokenStream {
                 #body,
             )
             .await
-        }
-    }
+        },
+    );
+    quote!(#companion #function)
 }
 
 impl CallOptions {

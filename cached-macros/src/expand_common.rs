@@ -4,7 +4,7 @@
 use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
-use syn::{Block, Expr, ItemFn, LitStr, Type};
+use syn::{AttrStyle, Attribute, Block, Expr, ItemFn, LitStr, Signature, Type, Visibility};
 
 use crate::args::{self, MacroArgs};
 use crate::errors::Errors;
@@ -61,11 +61,34 @@ pub(crate) fn templates(
         .collect()
 }
 
-/// The cache to use: `cache = EXPR` (anything that coerces to `&Cache`) or the global one.
-pub(crate) fn cache_handle(cache: Option<&Expr>) -> TokenStream {
-    match cache {
+/// The generated function: the user's attributes, visibility and signature, verbatim, around
+/// `statements`, which find the cache to use (`cache = EXPR`, anything that coerces to
+/// `&Cache`, or the global one) in `__redcache_cache`.
+///
+/// Inner attributes written at the top of the body (`#![allow(..)]`) are lifted onto the
+/// function: they apply to all of it, and the body is moved into an `async move` block, where
+/// they would not be permitted (as tokio's `#[tokio::main]` does).
+pub(crate) fn function(
+    attrs: Vec<Attribute>,
+    vis: &Visibility,
+    sig: &Signature,
+    cache: Option<&Expr>,
+    statements: TokenStream,
+) -> TokenStream {
+    let attrs = attrs.into_iter().map(|mut attr| {
+        attr.style = AttrStyle::Outer;
+        attr
+    });
+    let cache = match cache {
         Some(expr) => quote!(#expr),
         None => quote!(::redcache::__private::global()),
+    };
+    quote! {
+        #(#attrs)*
+        #vis #sig {
+            let __redcache_cache: &::redcache::__private::Cache = #cache;
+            #statements
+        }
     }
 }
 

@@ -7,7 +7,7 @@ use syn::{Expr, ItemFn};
 
 use crate::args::InvalidateArgs;
 use crate::errors::Errors;
-use crate::expand_common::{self, cache_handle, moved_body, templates};
+use crate::expand_common::{self, moved_body, templates};
 use crate::key_fn;
 use crate::key_spec::{KeySpec, Kind};
 use crate::signature::{self, Params, Shape};
@@ -79,11 +79,12 @@ fn generate(function: ItemFn, plan: Plan) -> TokenStream {
         quote!(::redcache::__private::always)
     };
     let body = moved_body(signature::return_type(&sig), &block);
-    let cache = cache_handle(cache.as_ref());
-    quote! {
-        #(#attrs)*
-        #vis #sig {
-            let __redcache_cache: &::redcache::__private::Cache = #cache;
+    expand_common::function(
+        attrs,
+        &vis,
+        &sig,
+        cache.as_ref(),
+        quote! {
             ::redcache::__private::invalidate_after(
                 __redcache_cache,
                 ::redcache::__private::Targets {
@@ -95,6 +96,6 @@ fn generate(function: ItemFn, plan: Plan) -> TokenStream {
                 #body,
             )
             .await
-        }
-    }
+        },
+    )
 }
