@@ -1,8 +1,9 @@
-//! Key templates: `"user:<user_id>"`, `"<req.tenant>:<email:hash>"`, `"<<literal>>"`.
+//! Key templates (`"user:<user_id>"`, `"<req.tenant>:<email:hash>"`, `"<<literal>>"`): their
+//! syntax and its rules (placeholders, separators, globs in patterns), and the [`KeySpec`]
+//! each describes.
 //!
-//! Parsing and the syntax rules of a template (placeholders, separators, globs in patterns),
-//! then the [`KeySpec`] it describes. Every error is spanned at the template. Whether its
-//! placeholders name parameters is checked in `validate`.
+//! Every error is spanned at the template. Whether its placeholders name parameters is checked
+//! in `validate`.
 
 use proc_macro2::Span;
 use quote::{quote, quote_spanned};
