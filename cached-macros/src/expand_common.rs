@@ -19,7 +19,8 @@ use crate::validate;
 /// keep working on the function.
 ///
 /// `plan` is given `None` for arguments that did not parse, so that it still checks the
-/// function; it returns a plan only if it reported nothing.
+/// function; it may return `None` only after reporting why. `generate` runs only if nothing
+/// was reported.
 pub(crate) fn expand<A: MacroArgs, P>(
     args: TokenStream,
     item: TokenStream,

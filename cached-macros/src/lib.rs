@@ -14,10 +14,11 @@
 //!    the function is `async`. Suggestions come from `suggest.rs`.
 //! 3. **Plan** (`plan` in `expand_cache.rs` and `expand_invalidate.rs`): runs the validation
 //!    and gathers what the generated code needs; keys, patterns and tags are described by
-//!    `key_spec.rs`. A plan exists only if nothing was reported.
-//! 4. **Generate** (`generate` in the same files) renders the plan: the function with its body
-//!    moved into the runtime's call (pieces both macros share are in `expand_common.rs`), and
-//!    for `#[cache]` the companion that typed invalidation calls (`key_fn.rs`).
+//!    `key_spec.rs`.
+//! 4. **Generate** (`generate` in the same files), only if nothing was reported, renders the
+//!    plan: the function with its body moved into the runtime's call (pieces both macros
+//!    share are in `expand_common.rs`), and for `#[cache]` the companion that typed
+//!    invalidation calls (`key_fn.rs`).
 //!
 //! Every stage reports into one channel, `errors.rs`, so a user sees all their mistakes at
 //! once. A mistake never panics: it becomes a `compile_error!` spanned at the user's token,
