@@ -183,6 +183,42 @@ fn building_a_cache_never_connects() {
     assert!(Cache::builder().op_timeout(Duration::ZERO).build().is_err());
 }
 
+#[test]
+fn out_of_range_options_are_refused_when_building() {
+    // Each of these used to build, then panic inside a call (an overflowing cooldown) or
+    // silently cache nothing (an expiry Redis refuses).
+    let refused = |builder: redcache::CacheBuilder, option: &str| {
+        let error = builder.build().expect_err(option).to_string();
+        assert!(error.contains(option), "{error}");
+        assert!(
+            error.contains("out of range") || error.contains("at least"),
+            "{error}"
+        );
+    };
+    refused(
+        Cache::builder().breaker_cooldown(Duration::MAX),
+        "breaker_cooldown",
+    );
+    refused(
+        Cache::builder().lease_timeout(Duration::MAX),
+        "lease_timeout",
+    );
+    refused(
+        Cache::builder().op_timeout(Duration::from_secs(3600)),
+        "op_timeout",
+    );
+    refused(Cache::builder().lock_wait(Duration::MAX), "lock_wait");
+    refused(Cache::builder().memory_capacity(0), "memory_capacity");
+    assert!(
+        Cache::builder()
+            .breaker_cooldown(Duration::from_secs(3600))
+            .lease_timeout(Duration::from_secs(24 * 3600))
+            .build()
+            .is_ok(),
+        "the limits themselves are accepted"
+    );
+}
+
 #[tokio::test]
 async fn secrets_are_never_printed() {
     const SECRET: &str = "s3cr3t-pa55";

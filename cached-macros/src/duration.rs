@@ -5,6 +5,10 @@ use syn::{Expr, ExprLit, ExprUnary, Lit, UnOp};
 
 use crate::errors::Errors;
 
+/// The longest `ttl` or `stale`: 100 years. Longer values overflow what Redis accepts as an
+/// expiry (milliseconds from now as a signed 64-bit number), so nothing would ever be cached.
+const MAX_MILLIS: u64 = 36_500 * 86_400_000;
+
 const FORMS: &str = "use whole seconds (`3600`) or a duration string: `\"500ms\"`, `\"90s\"`, `\"10m\"`, `\"1h\"`, `\"7d\"`";
 
 /// Parses the value of the duration argument `name`, in milliseconds.
@@ -60,9 +64,12 @@ pub(crate) fn parse_millis(name: &str, expr: &Expr, errors: &mut Errors) -> Opti
             );
             None
         }
-        Some(millis) => Some(millis),
-        None => {
-            errors.push(span, format!("`{name}` is too large"));
+        Some(millis) if millis <= MAX_MILLIS => Some(millis),
+        _ => {
+            errors.push(
+                span,
+                format!("`{name}` is too large; the longest is 100 years (`\"36500d\"`)"),
+            );
             None
         }
     }

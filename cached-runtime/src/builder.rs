@@ -103,26 +103,27 @@ impl CacheBuilder {
     }
 
     /// The longest any single cache operation may take before the call goes on without it
-    /// (default 200 ms). Also bounds connecting to Redis.
+    /// (default 200 ms; 1 ms to 1 minute). Also bounds connecting to Redis.
     pub fn op_timeout(mut self, timeout: Duration) -> Self {
         self.op_timeout = timeout;
         self
     }
 
     /// How long the circuit breaker skips an unreachable Redis before probing it again
-    /// (default 500 ms).
+    /// (default 500 ms; 1 ms to 1 hour).
     pub fn breaker_cooldown(mut self, cooldown: Duration) -> Self {
         self.breaker_cooldown = cooldown;
         self
     }
 
-    /// The most entries the memory store keeps (default 100,000); ignored for Redis.
+    /// The most entries the memory store keeps (default 100,000; at least 1); ignored for
+    /// Redis.
     pub fn memory_capacity(mut self, entries: u64) -> Self {
         self.memory_capacity = entries;
         self
     }
 
-    /// How long a miss holds its lease on the key (default 10 s). The lease is what lets an
+    /// How long a miss holds its lease on the key (default 10 s; 1 ms to 24 hours). The lease is what lets an
     /// invalidation stop an older value from being written, and what `lock = true` waits on.
     /// A body that runs longer than this returns its value but does not cache it.
     pub fn lease_timeout(mut self, timeout: Duration) -> Self {
@@ -131,27 +132,68 @@ impl CacheBuilder {
     }
 
     /// With `lock = true`, the longest a call waits for another process computing the same
-    /// key before running the body itself (default 2 s).
+    /// key before running the body itself (default 2 s; at most 1 hour).
     pub fn lock_wait(mut self, wait: Duration) -> Self {
         self.lock_wait = wait;
         self
     }
 
-    /// Builds the cache. Never connects and never waits: fails only on a malformed URL or an
-    /// out-of-range option.
-    pub fn build(self) -> Result<Cache, Error> {
-        for (option, value) in [
-            ("op_timeout", self.op_timeout),
-            ("breaker_cooldown", self.breaker_cooldown),
-            ("lease_timeout", self.lease_timeout),
-        ] {
-            if value.is_zero() {
+    /// Every option within its range: a value out of it would panic or silently cache nothing
+    /// later, inside a call, so it is refused here.
+    fn check_ranges(&self) -> Result<(), Error> {
+        const MINUTE: Duration = Duration::from_secs(60);
+        const HOUR: Duration = Duration::from_secs(3600);
+        let durations = [
+            (
+                "op_timeout",
+                self.op_timeout,
+                Duration::from_millis(1),
+                MINUTE,
+                "1 ms to 1 minute",
+            ),
+            (
+                "breaker_cooldown",
+                self.breaker_cooldown,
+                Duration::from_millis(1),
+                HOUR,
+                "1 ms to 1 hour",
+            ),
+            (
+                "lease_timeout",
+                self.lease_timeout,
+                Duration::from_millis(1),
+                24 * HOUR,
+                "1 ms to 24 hours",
+            ),
+            (
+                "lock_wait",
+                self.lock_wait,
+                Duration::ZERO,
+                HOUR,
+                "0 to 1 hour",
+            ),
+        ];
+        for (option, value, min, max, range) in durations {
+            if !(min..=max).contains(&value) {
                 return Err(Error::InvalidOption {
                     option,
-                    reason: "must be greater than zero".into(),
+                    reason: format!("{value:?} is out of range ({range})"),
                 });
             }
         }
+        if self.memory_capacity == 0 {
+            return Err(Error::InvalidOption {
+                option: "memory_capacity",
+                reason: "must be at least 1 entry".into(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Builds the cache. Never connects and never waits: fails only on a malformed URL or an
+    /// out-of-range option.
+    pub fn build(self) -> Result<Cache, Error> {
+        self.check_ranges()?;
         let invalid_url = |error: redis::RedisError| Error::InvalidUrl {
             // redis-rs's parse errors describe the problem without echoing the URL.
             reason: error.to_string(),

@@ -147,8 +147,7 @@ pub(crate) async fn wait_for_holder(
     lock_wait: Duration,
     lease_timeout: Duration,
 ) -> Waited {
-    let wait = lock_wait.min(Duration::from_secs(24 * 3600));
-    let deadline = tokio::time::Instant::now() + wait;
+    let deadline = tokio::time::Instant::now() + lock_wait;
     let mut pause = Duration::from_millis(5);
     loop {
         let now = tokio::time::Instant::now();
