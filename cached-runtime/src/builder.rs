@@ -17,6 +17,7 @@ const DEFAULT_BREAKER_COOLDOWN: Duration = Duration::from_millis(500);
 const DEFAULT_MEMORY_CAPACITY: u64 = 100_000;
 const DEFAULT_LEASE_TIMEOUT: Duration = Duration::from_secs(10);
 const DEFAULT_LOCK_WAIT: Duration = Duration::from_secs(2);
+const DEFAULT_MAX_VALUE_BYTES: usize = 8 << 20;
 
 /// Configures a [`Cache`].
 ///
@@ -40,6 +41,7 @@ pub struct CacheBuilder {
     memory_capacity: u64,
     lease_timeout: Duration,
     lock_wait: Duration,
+    max_value_bytes: usize,
 }
 
 impl Default for CacheBuilder {
@@ -53,6 +55,7 @@ impl Default for CacheBuilder {
             memory_capacity: DEFAULT_MEMORY_CAPACITY,
             lease_timeout: DEFAULT_LEASE_TIMEOUT,
             lock_wait: DEFAULT_LOCK_WAIT,
+            max_value_bytes: DEFAULT_MAX_VALUE_BYTES,
         }
     }
 }
@@ -68,6 +71,7 @@ impl fmt::Debug for CacheBuilder {
             .field("memory_capacity", &self.memory_capacity)
             .field("lease_timeout", &self.lease_timeout)
             .field("lock_wait", &self.lock_wait)
+            .field("max_value_bytes", &self.max_value_bytes)
             .finish()
     }
 }
@@ -138,6 +142,15 @@ impl CacheBuilder {
         self
     }
 
+    /// The largest value (encoded, in bytes) that is cached (default 8 MiB). A larger one is
+    /// returned to the caller but not stored, and counted in `too_large` and logged: one huge
+    /// entry would make every read of it slow, hold up the small reads queued behind it on the
+    /// shared connection, and can time out and trip the breaker for every key.
+    pub fn max_value_bytes(mut self, bytes: usize) -> Self {
+        self.max_value_bytes = bytes;
+        self
+    }
+
     /// Every option within its range: a value out of it would panic or silently cache nothing
     /// later, inside a call, so it is refused here.
     fn check_ranges(&self) -> Result<(), Error> {
@@ -180,6 +193,12 @@ impl CacheBuilder {
                     reason: format!("{value:?} is out of range ({range})"),
                 });
             }
+        }
+        if self.max_value_bytes == 0 {
+            return Err(Error::InvalidOption {
+                option: "max_value_bytes",
+                reason: "must be at least 1 byte".into(),
+            });
         }
         if self.memory_capacity == 0 {
             return Err(Error::InvalidOption {
@@ -235,6 +254,7 @@ impl CacheBuilder {
                 prefix: self.prefix,
                 lease_timeout: self.lease_timeout,
                 lock_wait: self.lock_wait,
+                max_value_bytes: self.max_value_bytes,
             },
         ))
     }

@@ -54,6 +54,7 @@ pub(crate) struct Settings {
     pub(crate) prefix: String,
     pub(crate) lease_timeout: Duration,
     pub(crate) lock_wait: Duration,
+    pub(crate) max_value_bytes: usize,
 }
 
 impl fmt::Debug for Cache {
@@ -152,6 +153,10 @@ impl Cache {
 
     pub(crate) fn lock_wait(&self) -> Duration {
         self.inner.settings.lock_wait
+    }
+
+    pub(crate) fn max_value_bytes(&self) -> usize {
+        self.inner.settings.max_value_bytes
     }
 
     /// Prepended to every key.

@@ -301,13 +301,21 @@ impl<'a, T> Call<'a, T> {
     }
 
     /// Encodes the value, stores it as the permit allows and hands it to the followers.
-    /// Returns false if it could not be encoded.
+    /// Returns false if it could not be encoded, or is too large to cache.
     async fn store(&self, value: &T, leader: &Leader<'_>, held: &mut Held<'_>) -> bool {
         let fresh_for = self.options.fresh_for();
         let fresh_until = (!self.options.stale.is_zero())
             .then(|| now_ms().saturating_add(fresh_for.as_millis() as u64));
         let bytes: Arc<[u8]> = match self.codec.encode(value, fresh_until) {
-            Ok(bytes) => bytes.into(),
+            Ok(bytes) if bytes.len() <= self.cache.max_value_bytes() => bytes.into(),
+            Ok(bytes) => {
+                Counters::bump(&self.cache.counters().too_large);
+                let limit = self.cache.max_value_bytes();
+                self.cache
+                    .fail_open()
+                    .too_large(self.key, bytes.len(), limit);
+                return false;
+            }
             Err(error) => {
                 self.cache.fail_open().encode_failed(self.key, &error);
                 return false;

@@ -36,6 +36,9 @@ pub struct Stats {
     pub writes_skipped: u64,
     /// Keys deleted by invalidations.
     pub invalidated: u64,
+    /// Values returned but not cached because their encoded size exceeded
+    /// [`CacheBuilder::max_value_bytes`](crate::CacheBuilder::max_value_bytes).
+    pub too_large: u64,
     /// Keys, patterns and tags of invalidations not yet delivered to Redis (unreachable, slow,
     /// or skipped by the breaker), at the time of the snapshot. They are retried until
     /// delivered; while any is pending, no cached value is served (calls run their bodies).
@@ -59,6 +62,7 @@ pub(crate) struct Counters {
     pub(crate) writes: AtomicU64,
     pub(crate) writes_skipped: AtomicU64,
     pub(crate) invalidated: AtomicU64,
+    pub(crate) too_large: AtomicU64,
 }
 
 impl Counters {
@@ -80,6 +84,7 @@ impl Counters {
             writes: self.writes.load(Relaxed),
             writes_skipped: self.writes_skipped.load(Relaxed),
             invalidated: self.invalidated.load(Relaxed),
+            too_large: self.too_large.load(Relaxed),
             invalidations_pending,
             invalidations_lost,
         }

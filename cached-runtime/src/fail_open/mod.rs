@@ -186,6 +186,15 @@ impl FailOpen {
         );
     }
 
+    /// A value larger than `max_value_bytes`: returned to the caller, not cached.
+    pub(crate) fn too_large(&self, key: &str, bytes: usize, limit: usize) {
+        self.absorbed(
+            "value larger than max_value_bytes; returned but not cached",
+            key,
+            &format_args!("{bytes} bytes, limit {limit}"),
+        );
+    }
+
     /// A body error answered with the stale value (`fail_safe`).
     pub(crate) fn body_failed(&self, key: &str) {
         self.absorbed(
