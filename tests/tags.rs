@@ -87,17 +87,21 @@ async fn tag_sets_live_as_long_as_their_longest_entry() {
     // body still running when the key was tagged.
     profile(&cache, &calls, 7, 1).await; // 60 s
     let mut redis = server.client();
-    let ttl: i64 = redis.pttl("app:~tag:user:7").unwrap();
+    let ttl: i64 = redis.pttl("app:#tag:user:7").unwrap();
     assert!((69_000..=70_000).contains(&ttl), "{ttl}");
     posts(&cache, &calls, 7).await; // 10 min
-    let ttl: i64 = redis.pttl("app:~tag:user:7").unwrap();
+    let ttl: i64 = redis.pttl("app:#tag:user:7").unwrap();
     assert!((609_000..=610_000).contains(&ttl), "{ttl}");
-    let mut members: Vec<String> = redis.smembers("app:~tag:user:7").unwrap();
+    let mut members: Vec<String> = redis.hkeys("app:#tag:user:7").unwrap();
     members.sort();
-    assert_eq!(members, ["app:posts:7", "app:profile:7:1"]);
+    assert_eq!(
+        members,
+        ["#v", "app:posts:7", "app:profile:7:1"],
+        "its keys and its version"
+    );
     forget_user(&cache, 7).await;
     assert!(
-        !redis.exists::<_, bool>("app:~tag:user:7").unwrap(),
+        !redis.exists::<_, bool>("app:#tag:user:7").unwrap(),
         "the set went too"
     );
 }

@@ -15,8 +15,10 @@ use crate::pending::Pending;
 use crate::stats::{Counters, Stats};
 use crate::tier::Store;
 
-/// Where tag sets live, inside the prefix: `<prefix>~tag:<tag>`.
-const TAG_MARKER: &str = "~tag:";
+/// Where tags live, inside the prefix: `<prefix>#tag:<tag>`. No entry key can start with `#`
+/// (values escape it, `None` is `~`, and the macros refuse templates that start with it), so
+/// tags never share a key with an entry.
+const TAG_MARKER: &str = "#tag:";
 
 /// A cache: the in-process memory store or a Redis server, with a key prefix, an operation
 /// timeout, a circuit breaker and counters.
@@ -169,7 +171,7 @@ impl Cache {
         &self.inner.pattern_prefix
     }
 
-    /// Starts a tag's key: the prefix, then `~tag:`, then room for the tag.
+    /// Starts a tag's key: the prefix, then `#tag:`, then room for the tag.
     pub(crate) fn tag_writer(&self, capacity: usize) -> KeyWriter {
         let mut writer =
             KeyWriter::with_prefix(&self.inner.settings.prefix, TAG_MARKER.len() + capacity);

@@ -109,14 +109,19 @@ where
     let call = Call {
         cache,
         key: &key,
+        tags: &tags,
         options,
         codec: &codec,
     };
-    let (seen, stale) = match call.lookup().await {
+    let (seen, stale, versions) = match call.lookup().await {
         Lookup::Fresh(value) => return S::from_cached(value),
-        Lookup::Missed { seen, stale } => (seen, stale),
+        Lookup::Missed {
+            seen,
+            stale,
+            versions,
+        } => (seen, stale, versions),
     };
-    let (leader, stale) = match call.follow(&tags, stale).await {
+    let (leader, stale) = match call.follow(stale).await {
         Follow::Answered(value) => return S::from_cached(value),
         Follow::RunAlone => {
             Counters::bump(&cache.counters().misses);
@@ -124,11 +129,11 @@ where
         }
         Follow::Lead(leader, stale) => (leader, stale),
     };
-    let mut held = match call.claim(seen, &leader).await {
+    let mut held = match call.claim(seen, &leader, &versions).await {
         Claim::Answered(value) => return S::from_cached(value),
         Claim::Held(held) => held,
     };
-    call.record_tags(&tags, &mut held).await;
+    let tag_versions = call.record_tags(&mut held).await;
 
     Counters::bump(&cache.counters().misses);
     let output = body.await;
@@ -138,7 +143,7 @@ where
     // Encoding costs about as much as a hit: skip it when nobody would read the bytes (no
     // followers, and nothing may be stored: Redis down, or another caller holds the lease).
     if let Some(value) = cacheable.filter(|_| leader.has_followers() || held.permit().may_store()) {
-        if call.store(value, &leader, &mut held).await {
+        if call.store(value, &tag_versions, &leader, &mut held).await {
             return output;
         }
     }
@@ -158,16 +163,20 @@ where
 struct Call<'a, T> {
     cache: &'a Cache,
     key: &'a str,
+    /// Tag keys of the entry.
+    tags: &'a [String],
     options: CallOptions,
     codec: &'a ValueCodec<T>,
 }
 
 enum Lookup<T> {
     Fresh(T),
-    /// What was seen at the key, and the value if it was stale.
+    /// What was seen at the key, the value if it was stale, and the tags' current versions
+    /// (against which an entry found later in the call is checked).
     Missed {
         seen: Seen,
         stale: Option<T>,
+        versions: Vec<Option<u64>>,
     },
 }
 
@@ -187,23 +196,43 @@ enum Claim<'a, T> {
 }
 
 impl<'a, T> Call<'a, T> {
-    /// Reads the key: a fresh value, or what the leader must know to claim it.
+    /// Reads the key (and, for a tagged entry, its tags' versions, at the same time): a fresh
+    /// value, or what the leader must know to claim it.
     async fn lookup(&self) -> Lookup<T> {
-        let seen = match self.cache.store().get(self.key).await {
+        let store = self.cache.store();
+        let (read, versions) = if self.tags.is_empty() {
+            (store.get(self.key).await, Ok(Vec::new()))
+        } else {
+            futures_util::future::join(store.get(self.key), store.tag_versions(self.tags)).await
+        };
+        let Ok(versions) = versions else {
+            // An entry that cannot be checked is neither served nor replaced.
+            return Lookup::Missed {
+                seen: Seen::Unavailable,
+                stale: None,
+                versions: Vec::new(),
+            };
+        };
+        let mut stale = None;
+        let seen = match read {
             Read::Found(bytes) => match codec::parse(&bytes) {
+                // A tag of this entry was invalidated since it was written: neither fresh
+                // nor stale, just gone.
+                Ok(Entry::Value { tag_versions, .. }) if !tag_versions.match_current(&versions) => {
+                    Seen::Entry(bytes)
+                }
                 Ok(Entry::Value {
                     fresh_until_ms,
                     json,
+                    ..
                 }) => match self.codec.value_of(&bytes, json) {
                     Ok(value) if fresh_until_ms.is_none_or(|until| now_ms() < until) => {
                         Counters::bump(&self.cache.counters().hits);
                         return Lookup::Fresh(value);
                     }
                     Ok(value) => {
-                        return Lookup::Missed {
-                            seen: Seen::Entry(bytes),
-                            stale: Some(value),
-                        };
+                        stale = Some(value);
+                        Seen::Entry(bytes)
                     }
                     Err(error) => {
                         self.cache.fail_open().decode_failed(self.key, &error);
@@ -220,14 +249,18 @@ impl<'a, T> Call<'a, T> {
             Read::WrongType => Seen::WrongType,
             Read::Unavailable => Seen::Unavailable,
         };
-        Lookup::Missed { seen, stale: None }
+        Lookup::Missed {
+            seen,
+            stale,
+            versions,
+        }
     }
 
     /// Joins the key's flight in this process.
-    async fn follow(&self, tags: &[String], stale: Option<T>) -> Follow<'a, T> {
+    async fn follow(&self, stale: Option<T>) -> Follow<'a, T> {
         let counters = self.cache.counters();
         loop {
-            let follower = match self.cache.flights().join(self.key, tags) {
+            let follower = match self.cache.flights().join(self.key, self.tags) {
                 Role::Leader(leader) => return Follow::Lead(leader, stale),
                 Role::Follower(follower) => follower,
             };
@@ -238,7 +271,8 @@ impl<'a, T> Call<'a, T> {
             }
             match follower.wait().await {
                 Some(Landed::Value(bytes)) => {
-                    if let Some(value) = self.decode(&bytes) {
+                    // The leader's own value: checked against the tags when it was claimed.
+                    if let Some(value) = self.decode(&bytes, None) {
                         Counters::bump(&counters.hits);
                         Counters::bump(&counters.coalesced);
                         return Follow::Answered(value);
@@ -255,14 +289,19 @@ impl<'a, T> Call<'a, T> {
     }
 
     /// Claims the key for the leader; with `lock = true`, waits for another process's lease.
-    async fn claim(&self, seen: Seen, leader: &Leader<'_>) -> Claim<'a, T> {
+    async fn claim(
+        &self,
+        seen: Seen,
+        leader: &Leader<'_>,
+        versions: &[Option<u64>],
+    ) -> Claim<'a, T> {
         let (store, key) = (self.cache.store(), self.key);
         let permit = lease::claim(store, key, seen, self.cache.lease_timeout()).await;
         let mut held = Held::new(store, key, permit);
         if matches!(held.permit(), Permit::Taken) {
             // Someone else wrote the key or holds its lease since our read: look once more.
             if let Read::Found(bytes) = store.get(key).await {
-                if let Some(value) = self.answer_with(&bytes, leader) {
+                if let Some(value) = self.answer_with(&bytes, versions, leader) {
                     return Claim::Answered(value);
                 }
             }
@@ -276,7 +315,7 @@ impl<'a, T> Call<'a, T> {
                 self.cache.lease_timeout(),
             );
             match waited.await {
-                Waited::Found(bytes) => match self.answer_with(&bytes, leader) {
+                Waited::Found(bytes) => match self.answer_with(&bytes, versions, leader) {
                     Some(value) => return Claim::Answered(value),
                     None => held.replace(Permit::Replace(bytes)),
                 },
@@ -287,26 +326,40 @@ impl<'a, T> Call<'a, T> {
         Claim::Held(held)
     }
 
-    /// Adds the key to its tags before the body runs. If that fails, the value must not be
-    /// stored: the lease goes back at once, without waiting on a Redis that just failed.
-    async fn record_tags(&self, tags: &[String], held: &mut Held<'_>) {
-        if tags.is_empty() || !held.permit().may_store() {
-            return;
+    /// Adds the key to its tags before the body runs, and returns their versions for the
+    /// entry. If that fails, the value must not be stored: the lease goes back at once,
+    /// without waiting on a Redis that just failed.
+    async fn record_tags(&self, held: &mut Held<'_>) -> Vec<u64> {
+        if self.tags.is_empty() || !held.permit().may_store() {
+            return Vec::new();
         }
         let lifetime = self.options.ttl.saturating_add(self.options.stale);
-        let store = self.cache.store();
-        if !lease::record_tags(store, self.key, tags, lifetime, self.cache.lease_timeout()).await {
-            held.release_in_background();
+        let (store, lease_timeout) = (self.cache.store(), self.cache.lease_timeout());
+        match lease::record_tags(store, self.key, self.tags, lifetime, lease_timeout).await {
+            Some(versions) => versions,
+            None => {
+                held.release_in_background();
+                Vec::new()
+            }
         }
     }
 
     /// Encodes the value, stores it as the permit allows and hands it to the followers.
     /// Returns false if it could not be encoded, or is too large to cache.
-    async fn store(&self, value: &T, leader: &Leader<'_>, held: &mut Held<'_>) -> bool {
+    async fn store(
+        &self,
+        value: &T,
+        tag_versions: &[u64],
+        leader: &Leader<'_>,
+        held: &mut Held<'_>,
+    ) -> bool {
         let fresh_for = self.options.fresh_for();
-        let fresh_until = (!self.options.stale.is_zero())
-            .then(|| now_ms().saturating_add(fresh_for.as_millis() as u64));
-        let bytes: Arc<[u8]> = match self.codec.encode(value, fresh_until) {
+        let header = codec::Header {
+            fresh_until_ms: (!self.options.stale.is_zero())
+                .then(|| now_ms().saturating_add(fresh_for.as_millis() as u64)),
+            tag_versions,
+        };
+        let bytes: Arc<[u8]> = match self.codec.encode(value, &header) {
             Ok(bytes) if bytes.len() <= self.cache.max_value_bytes() => bytes.into(),
             Ok(bytes) => {
                 Counters::bump(&self.cache.counters().too_large);
@@ -344,18 +397,28 @@ impl<'a, T> Call<'a, T> {
         true
     }
 
-    /// A value found while claiming: decoded, handed to the followers and returned.
-    fn answer_with(&self, bytes: &[u8], leader: &Leader<'_>) -> Option<T> {
-        let value = self.decode(bytes)?;
+    /// A value found while claiming: checked against the tags' `versions`, decoded, handed to
+    /// the followers and returned.
+    fn answer_with(
+        &self,
+        bytes: &[u8],
+        versions: &[Option<u64>],
+        leader: &Leader<'_>,
+    ) -> Option<T> {
+        let value = self.decode(bytes, Some(versions))?;
         leader.land(Landed::Value(Arc::from(bytes)));
         Counters::bump(&self.cache.counters().hits);
         Some(value)
     }
 
-    /// Decodes bytes a leader landed or another caller stored.
-    fn decode(&self, bytes: &[u8]) -> Option<T> {
+    /// Decodes a value, if its tags still have `versions` (when given).
+    fn decode(&self, bytes: &[u8], versions: Option<&[Option<u64>]>) -> Option<T> {
         match codec::parse(bytes) {
-            Ok(Entry::Value { json, .. }) => self.codec.decode(json).ok(),
+            Ok(Entry::Value {
+                json, tag_versions, ..
+            }) if versions.is_none_or(|versions| tag_versions.match_current(versions)) => {
+                self.codec.decode(json).ok()
+            }
             _ => None,
         }
     }

@@ -198,14 +198,14 @@ mod tests {
     #[tokio::test]
     async fn only_invalidations_of_the_flight_close_it() {
         let flights = Flights::default();
-        let tags = ["~tag:team:1".to_owned()];
+        let tags = ["#tag:team:1".to_owned()];
         let _leader = flights.join("app:user:1", &tags);
         let joins =
             |flights: &Flights| matches!(flights.join("app:user:1", &[]), Role::Follower(_));
         flights.invalidated(
             &["app:user:999".to_owned()],
             &["app:team:*".to_owned()],
-            &["~tag:team:2".to_owned()],
+            &["#tag:team:2".to_owned()],
         );
         assert!(
             joins(&flights),

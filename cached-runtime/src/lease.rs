@@ -118,25 +118,26 @@ pub(crate) async fn release(store: &Store, key: &str, permit: Permit) {
     }
 }
 
-/// Adds `key` to each tag's set before the body runs, so that a tag invalidation from then on
-/// finds the key (and its lease). Returns false if any tag could not be recorded: the value
-/// must then not be stored, or it could outlive an invalidation of that tag.
+/// Adds `key` to each of its tags before the body runs, so that a tag invalidation from then
+/// on finds the key (and its lease), and returns each tag's version, to be stored with the
+/// value: if a tag is invalidated later, even while the body runs, the value is no longer
+/// valid. `None` if any tag could not be recorded: the value must then not be stored.
 pub(crate) async fn record_tags(
     store: &Store,
     key: &str,
     tags: &[String],
     entry_lifetime: Duration,
     lease_timeout: Duration,
-) -> bool {
-    // The set must outlive the lease (the body may run up to the lease timeout) and then the
-    // entry written after it.
+) -> Option<Vec<u64>> {
+    // The tag should outlive the lease (the body may run up to the lease timeout) and then
+    // the entry written after it. (If it does not, the entry is merely invalid: its version
+    // is gone.)
     let lifetime = entry_lifetime.saturating_add(lease_timeout);
+    let mut versions = Vec::with_capacity(tags.len());
     for tag in tags {
-        if store.tag(tag, key, lifetime).await.is_err() {
-            return false;
-        }
+        versions.push(store.tag(tag, key, lifetime).await.ok()?);
     }
-    true
+    Some(versions)
 }
 
 /// With `lock = true`, when another caller (in another process) holds the lease: waits,

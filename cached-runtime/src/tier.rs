@@ -12,6 +12,7 @@ use crate::backend::memory::MemoryStore;
 use crate::backend::redis::{RedisStore, ScanNode};
 use crate::backend::{Bytes, Kept};
 use crate::fail_open::{FailOpen, Failure};
+use crate::random;
 
 /// The outcome of a read.
 pub(crate) enum Read {
@@ -82,8 +83,18 @@ pub(crate) trait Tier {
     /// when the tier failed part way.
     async fn delete(&self, target: Target) -> Result<u64, Target>;
 
-    /// Adds `key` to the set of tag key `tag`, which then lives at least `lifetime`.
-    async fn tag(&self, tag: &str, key: &str, lifetime: Duration) -> Result<(), Failure>;
+    /// Adds `key` to tag key `tag`, which then lives at least `lifetime`; returns the tag's
+    /// version, made now if it had none.
+    async fn tag(&self, tag: &str, key: &str, lifetime: Duration) -> Result<u64, Failure>;
+
+    /// The current version of each tag key; `None` for a tag with none (never made, deleted
+    /// by an invalidation, expired, evicted).
+    async fn tag_versions(&self, tags: &[String]) -> Result<Vec<Option<u64>>, Failure>;
+}
+
+/// A tag version: random, never 0 (which an unreadable stored version parses as).
+fn new_version() -> u64 {
+    random::u64().max(1)
 }
 
 /// The tier a cache was built with. The memory backend never fails and is synchronous;
@@ -189,13 +200,17 @@ impl Tier for Store {
         }
     }
 
-    async fn tag(&self, tag: &str, key: &str, lifetime: Duration) -> Result<(), Failure> {
+    async fn tag(&self, tag: &str, key: &str, lifetime: Duration) -> Result<u64, Failure> {
         match self {
-            Store::Memory(memory) => {
-                memory.tag(tag, key, lifetime);
-                Ok(())
-            }
+            Store::Memory(memory) => Ok(memory.tag(tag, key, lifetime, new_version())),
             Store::Redis(redis) => redis.tag(tag, key, lifetime).await,
+        }
+    }
+
+    async fn tag_versions(&self, tags: &[String]) -> Result<Vec<Option<u64>>, Failure> {
+        match self {
+            Store::Memory(memory) => Ok(memory.tag_versions(tags)),
+            Store::Redis(redis) => redis.tag_versions(tags).await,
         }
     }
 }
@@ -332,8 +347,12 @@ impl Tier for RedisTier {
         }
     }
 
-    async fn tag(&self, tag: &str, key: &str, lifetime: Duration) -> Result<(), Failure> {
-        self.run("EVALSHA", self.redis.tag(tag, key, lifetime))
-            .await
+    async fn tag(&self, tag: &str, key: &str, lifetime: Duration) -> Result<u64, Failure> {
+        let tagging = self.redis.tag(tag, key, lifetime, new_version());
+        self.run("EVALSHA", tagging).await
+    }
+
+    async fn tag_versions(&self, tags: &[String]) -> Result<Vec<Option<u64>>, Failure> {
+        self.run("HGET", self.redis.tag_versions(tags)).await
     }
 }

@@ -26,7 +26,7 @@ impl<T: Serialize + DeserializeOwned> CacheValue for T {}
 /// a type that is not `Serialize + DeserializeOwned` is reported on the user's return type
 /// and nowhere else.
 pub struct ValueCodec<T> {
-    encode: fn(&T, Option<u64>) -> serde_json::Result<Vec<u8>>,
+    encode: fn(&T, &codec::Header<'_>) -> serde_json::Result<Vec<u8>>,
     decode: fn(&[u8]) -> Result<T, codec::DecodeError>,
     copies: Option<Copies<T>>,
 }
@@ -49,13 +49,13 @@ impl<T> ValueCodec<T> {
         self
     }
 
-    /// Encodes a value, fresh until `fresh_until_ms` when it has a stale phase.
+    /// Encodes a value behind its header.
     pub(crate) fn encode(
         &self,
         value: &T,
-        fresh_until_ms: Option<u64>,
+        header: &codec::Header<'_>,
     ) -> serde_json::Result<Vec<u8>> {
-        (self.encode)(value, fresh_until_ms)
+        (self.encode)(value, header)
     }
 
     /// Decodes an entry's JSON.

@@ -35,12 +35,28 @@ impl moka::Expiry<String, Entry> for PerEntryTtl {
     }
 }
 
-/// The keys carrying one tag, with how long the set must live (its longest-lived member).
+/// One tag: the keys cached with it (so an invalidation can delete them), its version (see
+/// `codec`: an entry is valid only while its tags keep the versions it was written with), and
+/// how long it must live (its longest-lived member).
 #[derive(Clone)]
 struct TagSet {
-    keys: Arc<Mutex<HashSet<String>>>,
+    keys: Arc<Mutex<Members>>,
+    version: u64,
     ttl: Duration,
+    /// Its size when last put, for the tags' bound.
+    weight: u32,
 }
+
+/// A tag's keys. Keys whose entries are gone (evicted, expired) are pruned whenever the set
+/// has doubled since the last pruning, so a set stays within about twice its live entries.
+#[derive(Default)]
+struct Members {
+    keys: HashSet<String>,
+    pruned_at: usize,
+}
+
+/// Sets smaller than this are never pruned.
+const PRUNE_FROM: usize = 1024;
 
 struct TagSetTtl;
 
@@ -79,7 +95,12 @@ impl std::fmt::Debug for MemoryStore {
 impl MemoryStore {
     pub(crate) fn new(max_entries: u64) -> Self {
         MemoryStore {
+            // Bounded by the keys they hold, so tags cannot grow past the entries: pruned sets
+            // hold about twice their live entries, at most. A tag evicted past the bound takes
+            // its version with it, which only turns its entries into misses.
             tags: moka::sync::Cache::builder()
+                .max_capacity(max_entries.saturating_mul(4).max(PRUNE_FROM as u64 * 4))
+                .weigher(|_, set: &TagSet| set.weight)
                 .expire_after(TagSetTtl)
                 .build_with_hasher(foldhash::fast::RandomState::default()),
             entries: moka::sync::Cache::builder()
@@ -152,22 +173,46 @@ impl MemoryStore {
         doomed.iter().filter(|key| self.remove(key)).count() as u64
     }
 
-    /// Adds `key` to `tag`'s set, which then lives at least `lifetime`.
-    pub(crate) fn tag(&self, tag: &str, key: &str, lifetime: Duration) {
-        self.tags.entry_by_ref(tag).and_compute_with(|current| {
-            let (keys, ttl) = match current {
+    /// Adds `key` to `tag`, which then lives at least `lifetime`; returns the tag's version
+    /// (`fresh` if it had none).
+    pub(crate) fn tag(&self, tag: &str, key: &str, lifetime: Duration, fresh: u64) -> u64 {
+        let outcome = self.tags.entry_by_ref(tag).and_compute_with(|current| {
+            let (keys, version, ttl) = match current {
                 Some(current) => {
                     let set = current.into_value();
-                    (set.keys, set.ttl.max(lifetime))
+                    (set.keys, set.version, set.ttl.max(lifetime))
                 }
-                None => (Arc::default(), lifetime),
+                None => (Arc::default(), fresh, lifetime),
             };
-            keys.lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .insert(key.to_owned());
-            // Put again (the same set) so moka applies the possibly longer lifetime.
-            Op::Put(TagSet { keys, ttl })
+            let weight = {
+                let mut members = keys.lock().unwrap_or_else(PoisonError::into_inner);
+                members.keys.insert(key.to_owned());
+                if members.keys.len() >= PRUNE_FROM.max(2 * members.pruned_at) {
+                    members.keys.retain(|key| self.entries.contains_key(key));
+                    members.pruned_at = members.keys.len();
+                }
+                u32::try_from(members.keys.len()).unwrap_or(u32::MAX)
+            };
+            // Put again (the same set) so moka applies the possibly longer lifetime and the
+            // new weight.
+            Op::Put(TagSet {
+                keys,
+                version,
+                ttl,
+                weight,
+            })
         });
+        match outcome {
+            CompResult::Inserted(set) | CompResult::ReplacedWith(set) => set.into_value().version,
+            _ => fresh,
+        }
+    }
+
+    /// The current version of each tag (`None`: the tag has none).
+    pub(crate) fn tag_versions(&self, tags: &[String]) -> Vec<Option<u64>> {
+        tags.iter()
+            .map(|tag| self.tags.get(tag).map(|set| set.version))
+            .collect()
     }
 
     /// Takes `tag`'s keys and deletes them; returns how many entries went.
@@ -183,11 +228,12 @@ impl MemoryStore {
             return 0;
         };
         let keys = std::mem::take(
-            &mut *set
+            &mut set
                 .into_value()
                 .keys
                 .lock()
-                .unwrap_or_else(PoisonError::into_inner),
+                .unwrap_or_else(PoisonError::into_inner)
+                .keys,
         );
         keys.iter().filter(|key| self.remove(key)).count() as u64
     }

@@ -54,24 +54,36 @@ static DELETE_IF: LazyLock<Script> = LazyLock::new(|| {
     )
 });
 
-/// Adds a key to a tag's set and keeps the set alive at least as long as the entry.
+/// A tag is one hash: a field per key cached with it (so an invalidation can delete them), and
+/// the field `#v`, the tag's version (see `codec`). Adds `ARGV[1]` to the tag, keeps the hash
+/// alive at least `ARGV[2]` ms, and returns the version, made `ARGV[3]` if there was none.
 static TAG: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
-        r"redis.call('SADD', KEYS[1], ARGV[1])
+        r"redis.call('HSET', KEYS[1], ARGV[1], 1)
+          local version = redis.call('HGET', KEYS[1], '#v')
+          if not version then
+            version = ARGV[3]
+            redis.call('HSET', KEYS[1], '#v', version)
+          end
           if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[2]) then
             redis.call('PEXPIRE', KEYS[1], ARGV[2])
           end
-          return 1",
+          return version",
     )
 });
 
-/// Takes a tag's members and deletes the set in one step, so a key added concurrently lands
-/// either in the members taken or in a new set, never in between.
+/// Takes a tag's keys and deletes the tag, its version with it, in one step, so a key added
+/// concurrently lands either in the keys taken or in a new tag, never in between.
 static TAKE_TAG: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
-        r"local members = redis.call('SMEMBERS', KEYS[1])
+        r"local keys = redis.call('HKEYS', KEYS[1])
           redis.call('DEL', KEYS[1])
-          return members",
+          for i = #keys, 1, -1 do
+            if keys[i] == '#v' then
+              table.remove(keys, i)
+            end
+          end
+          return keys",
     )
 });
 
@@ -331,18 +343,49 @@ impl RedisStore {
         cmd.query_async(&mut conn).await
     }
 
-    /// Adds `key` to the set of tag key `tag`, which then lives at least `lifetime`.
-    pub(crate) async fn tag(&self, tag: &str, key: &str, lifetime: Duration) -> RedisResult<()> {
+    /// Adds `key` to tag key `tag`, which then lives at least `lifetime`; returns the tag's
+    /// version (`fresh` if it had none).
+    pub(crate) async fn tag(
+        &self,
+        tag: &str,
+        key: &str,
+        lifetime: Duration,
+        fresh: u64,
+    ) -> RedisResult<u64> {
         let mut conn = self.connection().await?;
-        TAG.key(tag)
+        let version: String = TAG
+            .key(tag)
             .arg(key)
             .arg(millis(lifetime))
-            .invoke_async::<i64>(&mut conn)
-            .await
-            .map(drop)
+            .arg(format!("{fresh:x}"))
+            .invoke_async(&mut conn)
+            .await?;
+        Ok(parse_version(&version))
     }
 
-    /// The keys tagged with tag key `tag`; the tag is emptied.
+    /// The current version of each tag key (`None`: the tag has none, so no entry written
+    /// with it is valid).
+    pub(crate) async fn tag_versions(&self, tags: &[String]) -> RedisResult<Vec<Option<u64>>> {
+        let conn = self.connection().await?;
+        // All in flight at once on the multiplexed connection (on a cluster, each to its node).
+        let reads = tags.iter().map(|tag| {
+            let mut conn = conn.clone();
+            async move {
+                redis::cmd("HGET")
+                    .arg(tag)
+                    .arg("#v")
+                    .query_async::<Option<String>>(&mut conn)
+                    .await
+            }
+        });
+        let mut versions = Vec::with_capacity(tags.len());
+        for version in futures_util::future::join_all(reads).await {
+            versions.push(version?.as_deref().map(parse_version));
+        }
+        Ok(versions)
+    }
+
+    /// The keys tagged with tag key `tag`; the tag is deleted, its version with it.
     pub(crate) async fn take_tag(&self, tag: &str) -> RedisResult<Vec<Vec<u8>>> {
         let mut conn = self.connection().await?;
         TAKE_TAG.key(tag).invoke_async(&mut conn).await
@@ -416,6 +459,11 @@ fn masters(nodes: &str) -> Vec<ScanNode> {
             })
         })
         .collect()
+}
+
+/// A version as stored (hex); one that does not parse matches nothing (0 is never made).
+fn parse_version(text: &str) -> u64 {
+    u64::from_str_radix(text, 16).unwrap_or(0)
 }
 
 fn millis(duration: Duration) -> u64 {
