@@ -69,7 +69,12 @@ pub(crate) enum Waited {
 
 /// Decides how the caller may store its value, given what it saw at `key`. For an absent key,
 /// or one of another Redis type, this plants a lease that lives `lease_timeout`.
-pub(crate) async fn claim(store: &Store, key: &str, seen: Seen, lease_timeout: Duration) -> Permit {
+pub(crate) async fn claim(
+    store: &Arc<Store>,
+    key: &str,
+    seen: Seen,
+    lease_timeout: Duration,
+) -> Permit {
     let lease: Arc<[u8]> = match seen {
         Seen::Absent | Seen::WrongType => codec::new_lease().into(),
         Seen::Entry(bytes) => return Permit::Replace(bytes),
@@ -85,7 +90,12 @@ pub(crate) async fn claim(store: &Store, key: &str, seen: Seen, lease_timeout: D
     match planted {
         Ok(true) => Permit::Lease(lease),
         Ok(false) => Permit::Taken,
-        Err(_) => Permit::Nothing,
+        Err(_) => {
+            // It may have been planted all the same (a timeout after Redis ran it): left
+            // there, it would keep the key from being cached for the whole lease timeout.
+            store.delete_if_soon(key, lease);
+            Permit::Nothing
+        }
     }
 }
 
@@ -143,7 +153,7 @@ pub(crate) async fn record_tags(
 /// With `lock = true`, when another caller (in another process) holds the lease: waits,
 /// bounded by `lock_wait`, for its value to appear or its lease to go.
 pub(crate) async fn wait_for_holder(
-    store: &Store,
+    store: &Arc<Store>,
     key: &str,
     lock_wait: Duration,
     lease_timeout: Duration,

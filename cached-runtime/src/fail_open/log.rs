@@ -27,7 +27,7 @@ impl LogLimiter {
     pub(crate) fn admit(&self) -> Option<u64> {
         let now = self.epoch.elapsed().as_millis() as u64 + 1;
         let last = self.last_ms.load(Relaxed);
-        if last != 0 && now - last < INTERVAL.as_millis() as u64 {
+        if last != 0 && now.saturating_sub(last) < INTERVAL.as_millis() as u64 {
             self.suppressed.fetch_add(1, Relaxed);
             return None;
         }
@@ -54,5 +54,13 @@ mod tests {
         assert_eq!(limiter.admit(), None);
         assert_eq!(limiter.admit(), None);
         assert_eq!(limiter.suppressed.load(Relaxed), 2);
+    }
+
+    #[test]
+    fn a_line_written_by_a_faster_thread_does_not_underflow() {
+        // Another thread may read the clock after this one and store its time first.
+        let limiter = LogLimiter::new();
+        limiter.last_ms.store(u64::MAX / 2, Relaxed);
+        assert_eq!(limiter.admit(), None);
     }
 }
