@@ -79,22 +79,28 @@ fn stored(return_type: &Type, cache_none: bool) -> (Shape, &Type) {
     }
 }
 
-/// The key: the template's, checked to hold every parameter not skipped, or the default key.
+/// The key: the template's, checked to hold every parameter not skipped, or the default key;
+/// then the function's generic parameters.
 fn key(
     args: &CacheArgs,
     sig: &syn::Signature,
     params: &Params,
     errors: &mut Errors,
 ) -> Option<KeySpec> {
-    let Some(lit) = &args.key else {
-        validate::key_coverage(None, &args.skip, params, errors);
-        return Some(KeySpec::default_key(sig, params, &args.skip));
+    let key = match &args.key {
+        None => {
+            validate::key_coverage(None, &args.skip, params, errors);
+            KeySpec::default_key(sig, params, &args.skip)
+        }
+        Some(lit) => {
+            let template = Template::parse(lit, Kind::Key, errors)?;
+            if validate::placeholders(&template, params, errors) {
+                validate::key_coverage(Some(&template), &args.skip, params, errors);
+            }
+            template.key_spec()
+        }
     };
-    let template = Template::parse(lit, Kind::Key, errors)?;
-    if validate::placeholders(&template, params, errors) {
-        validate::key_coverage(Some(&template), &args.skip, params, errors);
-    }
-    Some(template.key_spec())
+    Some(key.followed_by_generics(&sig.generics))
 }
 
 fn generate(function: ItemFn, plan: Plan) -> TokenStream {

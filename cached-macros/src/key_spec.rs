@@ -4,7 +4,7 @@
 
 use proc_macro2::{Span, TokenStream};
 use quote::{quote, quote_spanned};
-use syn::{Ident, Signature};
+use syn::{GenericParam, Generics, Ident, Signature};
 
 use crate::signature::Params;
 
@@ -27,9 +27,11 @@ pub(crate) struct KeySpec {
 pub(crate) enum Piece {
     /// Text written as is: an expression of type `&'static str`.
     Text(TokenStream),
-    /// An argument's value, or a field of it, written with the runtime's encoding.
+    /// A value written with the runtime's encoding: an argument, a field of one, a const
+    /// parameter, or a type parameter's name.
     Value {
-        /// The place read, such as `user_id` or `self.tenant`.
+        /// The place read, such as `user_id`, `self.tenant` or `N`; or an expression of type
+        /// `&'static str`, such as `::core::any::type_name::<T>()`.
         place: TokenStream,
         /// Write a stable hash of the value instead of the value.
         hash: bool,
@@ -76,6 +78,38 @@ impl KeySpec {
             });
         }
         KeySpec::new(Kind::Key, 64, pieces)
+    }
+
+    /// This key, then the function's own generic parameters in declaration order, each after
+    /// a `:`: a type parameter's name (`core::any::type_name`), a const parameter's value.
+    /// Lifetimes are left out: they never change what a call returns. So `fetch::<Summary>(1)`
+    /// and `fetch::<Detail>(1)` never share an entry, and the typed-invalidation companion,
+    /// which has the same generics, builds the same key.
+    ///
+    /// Names and values are written as values are, escaped: `a::B` is `a%3A%3AB`, so the key
+    /// stays injective and a type name can act neither as a glob nor as a hash tag.
+    pub(crate) fn followed_by_generics(mut self, generics: &Generics) -> KeySpec {
+        for param in &generics.params {
+            let (place, ident) = match param {
+                GenericParam::Type(param) => {
+                    let ident = &param.ident;
+                    (quote!(::core::any::type_name::<#ident>()), ident)
+                }
+                GenericParam::Const(param) => {
+                    let ident = &param.ident;
+                    (quote!(#ident), ident)
+                }
+                GenericParam::Lifetime(_) => continue,
+            };
+            self.capacity += 32;
+            self.pieces.push(Piece::Text(quote!(":")));
+            self.pieces.push(Piece::Value {
+                place,
+                hash: false,
+                span: ident.span(),
+            });
+        }
+        self
     }
 
     /// Code that evaluates to the finished key (a `String`), given `__redcache_cache`, the

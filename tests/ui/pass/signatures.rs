@@ -1,6 +1,7 @@
-//! Signatures users write: generics with bounds, `where` clauses, lifetimes, `impl Trait`
-//! arguments (skipped), `mut` bindings, `?` in the body, early `return`, methods reading
-//! fields, trait impls, and `cache = ..` expressions.
+//! Signatures users write: generics with bounds (type, `?Sized` and const parameters, all part
+//! of the key), `where` clauses, lifetimes, `impl Trait` arguments (skipped), `mut` bindings,
+//! `?` in the body, early `return`, methods reading fields, trait impls, and `cache = ..`
+//! expressions.
 #![deny(warnings)]
 
 use std::sync::LazyLock;
@@ -45,6 +46,17 @@ where
     None
 }
 
+/// Type parameters, `?Sized` ones too, and const parameters are part of the key.
+#[cache(key = "sized:<id>", ttl = 60)]
+async fn unsized_and_const<'a, T: ?Sized, const N: usize, const B: bool, const C: char>(
+    id: &'a str,
+) -> usize {
+    id.len() + N + usize::from(B) + C.len_utf8()
+}
+
+#[invalidate(unsized_and_const::<[u8], 3, true, 'x'>(id))]
+async fn forget_unsized(id: &str) {}
+
 #[cache(key = "first:<items.0>", ttl = 60, skip(log))]
 async fn first<'a>(items: &'a (u32, u32), log: impl Fn(&str) + Send) -> u32 {
     log("called");
@@ -88,6 +100,18 @@ impl Repo {
         id
     }
 
+    #[cache(key = "t:<self.tenant>:as:<id>", ttl = 60, cache = &self.cache)]
+    pub(crate) async fn get_as<T>(&self, id: u64) -> Option<T>
+    where
+        T: serde::Serialize + serde::de::DeserializeOwned + Send,
+    {
+        let _ = id;
+        None
+    }
+
+    #[invalidate(self.get_as::<String>(id), cache = &self.cache)]
+    pub(crate) async fn forget_as(&self, id: u64) {}
+
     #[invalidate(keys = ["t:<self.tenant>:user:<id>"], patterns = ["t:<self.tenant>:list:*"], tags = ["user:<id>"], cache = &self.cache)]
     async fn update(&self, id: u64) -> Result<(), AppError> {
         let _ = id;
@@ -118,6 +142,8 @@ fn main() {
         resilient(1),
         generic(5u8),
         decoded::<String>(1),
+        unsized_and_const::<str, 1, false, 'y'>("a"),
+        forget_unsized("a"),
         first(&(1, 2), |_| {}),
         count(1),
         hashed(String::new()),
@@ -125,6 +151,8 @@ fn main() {
         repo.get(1),
         repo.default_keyed(1),
         repo.update(1),
+        repo.get_as::<u8>(1),
+        repo.forget_as(1),
         Numbers.load(1),
     );
 }
