@@ -1,6 +1,6 @@
 //! Key templates (`"user:<user_id>"`, `"<req.tenant>:<email:hash>"`, `"<<literal>>"`): their
-//! syntax and its rules (placeholders, separators, globs in patterns), and the [`KeySpec`]
-//! each describes.
+//! syntax and its rules (placeholders, separators, globs in patterns, no leading `#`), and the
+//! [`KeySpec`] each describes.
 //!
 //! Every error is spanned at the template. Whether its placeholders name parameters is checked
 //! in `validate`.
@@ -118,6 +118,9 @@ impl Template {
             segments,
         };
         ok &= template.check_separators(errors);
+        if kind != Kind::Tag {
+            ok &= template.check_reserved_start(&text, errors);
+        }
         if kind == Kind::Pattern {
             ok &= template.check_globs_next_to_values(&text, errors);
         }
@@ -147,6 +150,51 @@ impl Template {
             }
         }
         ok
+    }
+
+    /// Keys whose first character after the cache's prefix is `#` are the runtime's own (its
+    /// tag bookkeeping). A value never writes a `#` (it is `%23`), `None` is `~` and a default
+    /// key starts with a path, so only literal text can start a key or a pattern with one:
+    /// text at the start, or right after a first placeholder whose value writes nothing (an
+    /// empty string). Tags may: the runtime renders them under a marker of its own.
+    fn check_reserved_start(&self, text: &str, errors: &mut Errors) -> bool {
+        let (first_value, literal) = match self.segments.as_slice() {
+            [Segment::Literal(literal), ..] => (None, literal),
+            [Segment::Value(value), Segment::Literal(literal), ..] => (Some(value), literal),
+            _ => return true,
+        };
+        if !literal.starts_with('#') {
+            return true;
+        }
+        let what = if self.kind == Kind::Pattern {
+            "pattern"
+        } else {
+            "key"
+        };
+        let (when, fix) = match first_value {
+            None => {
+                let example = match text.trim_start_matches('#') {
+                    "" => String::new(),
+                    rest => format!(", as in {rest:?}"),
+                };
+                (String::new(), format!("drop or replace the `#`{example}"))
+            }
+            Some(value) => {
+                let written = &value.written;
+                let fixed = text.replacen(&format!("{written}#"), &format!("{written}:"), 1);
+                (
+                    format!(" when `{written}` writes nothing (an empty string)"),
+                    format!("replace the `#`, as in {fixed:?}, or start with literal text"),
+                )
+            }
+        };
+        errors.push(
+            self.span,
+            format!(
+                "{what} {text:?} starts with `#`{when}, and keys starting with `#` are reserved for redcache's own bookkeeping; {fix}"
+            ),
+        );
+        false
     }
 
     /// In a pattern, a glob directly beside a placeholder (`user:<id>*`) also matches other
@@ -315,4 +363,62 @@ fn adjacent_message(a: &Placeholder, b: &Placeholder, between: &str) -> String {
     format!(
         "{problem}, so different arguments could build the same key; put a separator such as `:` between them: `{a}:{b}`"
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use proc_macro2::Span;
+    use syn::LitStr;
+
+    use super::Template;
+    use crate::errors::Errors;
+    use crate::key_spec::Kind;
+
+    /// The messages `text` gets as a template of `kind`.
+    fn mistakes(text: &str, kind: Kind) -> Vec<String> {
+        let mut errors = Errors::new();
+        let parsed = Template::parse(&LitStr::new(text, Span::call_site()), kind, &mut errors);
+        let messages: Vec<String> = match errors.finish() {
+            Ok(()) => Vec::new(),
+            Err(combined) => combined.into_iter().map(|e| e.to_string()).collect(),
+        };
+        assert_eq!(parsed.is_none(), !messages.is_empty(), "{text:?}");
+        messages
+    }
+
+    #[test]
+    fn keys_and_patterns_cannot_start_with_a_hash() {
+        assert_eq!(
+            mistakes("#user:<id>", Kind::Key),
+            [
+                "key \"#user:<id>\" starts with `#`, and keys starting with `#` are reserved for redcache's own bookkeeping; drop or replace the `#`, as in \"user:<id>\""
+            ]
+        );
+        assert_eq!(
+            mistakes("<tenant>#<id>", Kind::Key),
+            [
+                "key \"<tenant>#<id>\" starts with `#` when `<tenant>` writes nothing (an empty string), and keys starting with `#` are reserved for redcache's own bookkeeping; replace the `#`, as in \"<tenant>:<id>\", or start with literal text"
+            ]
+        );
+        assert_eq!(
+            mistakes("##", Kind::Pattern),
+            [
+                "pattern \"##\" starts with `#`, and keys starting with `#` are reserved for redcache's own bookkeeping; drop or replace the `#`"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_hash_elsewhere_or_in_a_tag_is_fine() {
+        for (text, kind) in [
+            ("#user:<id>", Kind::Tag),
+            ("user:#<id>", Kind::Key),
+            ("<tenant>:#<id>", Kind::Key),
+            ("<tenant>#<id>", Kind::Tag),
+            ("<<#>>", Kind::Key),
+            ("user:<id>:#*", Kind::Pattern),
+        ] {
+            assert_eq!(mistakes(text, kind), Vec::<String>::new(), "{text:?}");
+        }
+    }
 }
