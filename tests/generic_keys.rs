@@ -95,7 +95,7 @@ async fn each_type_has_its_own_entry(cache: &Cache) {
     // Detail first: a shared entry would decode as a `Summary` without a miss.
     assert_eq!(fetch::<Detail>(cache, &calls, 2).await, Detail::load(2));
     assert_eq!(fetch::<Summary>(cache, &calls, 2).await, Summary::load(2));
-    assert_eq!(calls.count(), 4);
+    assert_eq!(calls.count(), 4, "no Summary from the Detail entry");
     let stats = cache.stats();
     assert_eq!((stats.decode_errors, stats.hits), (0, 2));
 }
@@ -148,51 +148,36 @@ async fn default_keys_hold_the_type_too(cache: &Cache) {
         Summary::load(1)
     );
     fetch_default::<Detail>(cache, &calls, 1).await;
-    assert_eq!(calls.count(), 2);
+    assert_eq!(calls.count(), 2, "one entry per type");
 }
 
-#[tokio::test]
-async fn each_type_has_its_own_entry_in_memory() {
-    each_type_has_its_own_entry(&Cache::memory()).await;
-}
-
-#[tokio::test]
-async fn each_type_has_its_own_entry_on_redis() {
+/// Runs `scenario` on a fresh memory cache, then on a `redis-server` of its own.
+async fn on_both_stores(scenario: impl AsyncFn(&Cache)) {
+    eprintln!("on the memory store");
+    scenario(&Cache::memory()).await;
+    eprintln!("on redis");
     let server = RedisServer::start();
-    each_type_has_its_own_entry(&server.cache()).await;
+    scenario(&server.cache()).await;
 }
 
 #[tokio::test]
-async fn typed_invalidation_deletes_one_type_only_in_memory() {
-    typed_invalidation_deletes_one_type_only(&Cache::memory()).await;
+async fn each_type_has_its_own_entry_on_both_stores() {
+    on_both_stores(each_type_has_its_own_entry).await;
 }
 
 #[tokio::test]
-async fn typed_invalidation_deletes_one_type_only_on_redis() {
-    let server = RedisServer::start();
-    typed_invalidation_deletes_one_type_only(&server.cache()).await;
+async fn typed_invalidation_deletes_one_type_only_on_both_stores() {
+    on_both_stores(typed_invalidation_deletes_one_type_only).await;
 }
 
 #[tokio::test]
-async fn const_parameters_are_part_of_the_key_in_memory() {
-    const_parameters_are_part_of_the_key(&Cache::memory()).await;
+async fn const_parameters_are_part_of_the_key_on_both_stores() {
+    on_both_stores(const_parameters_are_part_of_the_key).await;
 }
 
 #[tokio::test]
-async fn const_parameters_are_part_of_the_key_on_redis() {
-    let server = RedisServer::start();
-    const_parameters_are_part_of_the_key(&server.cache()).await;
-}
-
-#[tokio::test]
-async fn default_keys_hold_the_type_too_in_memory() {
-    default_keys_hold_the_type_too(&Cache::memory()).await;
-}
-
-#[tokio::test]
-async fn default_keys_hold_the_type_too_on_redis() {
-    let server = RedisServer::start();
-    default_keys_hold_the_type_too(&server.cache()).await;
+async fn default_keys_hold_the_type_too_on_both_stores() {
+    on_both_stores(default_keys_hold_the_type_too).await;
 }
 
 /// What an operator sees in `redis-cli`: the template, then each type parameter's name and
