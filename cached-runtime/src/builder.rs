@@ -244,7 +244,7 @@ impl CacheBuilder {
         ));
         let store = match redis {
             None => Store::Memory(MemoryStore::new(self.memory_capacity)),
-            Some(redis) => Store::Redis(RedisTier::new(redis, fail_open.clone())),
+            Some(redis) => Store::Redis(RedisTier::new(redis, fail_open.clone(), &self.prefix)),
         };
         Ok(Cache::assemble(
             store,

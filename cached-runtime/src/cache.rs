@@ -15,9 +15,8 @@ use crate::pending::Pending;
 use crate::stats::{Counters, Stats};
 use crate::tier::Store;
 
-/// Where tags live, inside the prefix: `<prefix>#tag:<tag>`. No entry key can start with `#`
-/// (values escape it, `None` is `~`, and the macros refuse templates that start with it), so
-/// tags never share a key with an entry.
+/// Where tags live, inside the prefix: `<prefix>#tag:<tag>`, in the reserved namespace, so
+/// tags never share a key with an entry (see `tier::RESERVED`).
 const TAG_MARKER: &str = "#tag:";
 
 /// A cache: the in-process memory store or a Redis server, with a key prefix, an operation

@@ -92,6 +92,10 @@ pub(crate) trait Tier {
     async fn tag_versions(&self, tags: &[String]) -> Result<Vec<Option<u64>>, Failure>;
 }
 
+/// What the cache's own keys start with, after the prefix: no entry key can (values escape
+/// it, and the macros refuse templates that start with it).
+pub(crate) const RESERVED: &str = "#";
+
 /// A tag version: random, never 0 (which an unreadable stored version parses as).
 fn new_version() -> u64 {
     random::u64().max(1)
@@ -219,11 +223,18 @@ impl Tier for Store {
 pub(crate) struct RedisTier {
     redis: RedisStore,
     fail_open: Arc<FailOpen>,
+    /// The start of the cache's own bookkeeping keys (`<prefix>#`), which a pattern
+    /// invalidation leaves alone.
+    reserved: String,
 }
 
 impl RedisTier {
-    pub(crate) fn new(redis: RedisStore, fail_open: Arc<FailOpen>) -> Self {
-        RedisTier { redis, fail_open }
+    pub(crate) fn new(redis: RedisStore, fail_open: Arc<FailOpen>, prefix: &str) -> Self {
+        RedisTier {
+            redis,
+            fail_open,
+            reserved: format!("{prefix}{RESERVED}"),
+        }
     }
 
     /// Incremental `SCAN` + `UNLINK`, on every master of a cluster at once. Each step is
@@ -246,7 +257,9 @@ impl RedisTier {
         let mut deleted = 0;
         loop {
             let step = self.run("SCAN", self.redis.scan(node, cursor, pattern));
-            let (next, keys) = step.await?;
+            let (next, mut keys) = step.await?;
+            // A user's pattern such as `*:user:7` also matches the tag `#tag:user:7`.
+            keys.retain(|key| !key.starts_with(self.reserved.as_bytes()));
             deleted += self.run("UNLINK", self.redis.unlink(&keys)).await?;
             if next == 0 {
                 return Ok(deleted);
