@@ -41,10 +41,15 @@ pub(crate) struct TagVersions<'a>(&'a [u8]);
 
 impl TagVersions<'_> {
     /// Whether these are exactly the tags' `current` versions (none missing).
+    #[inline]
     pub(crate) fn match_current(&self, current: &[Option<u64>]) -> bool {
-        if self.0.is_empty() {
-            return current.is_empty();
+        if self.0.is_empty() || current.is_empty() {
+            return self.0.is_empty() && current.is_empty();
         }
+        self.match_versions(current)
+    }
+
+    fn match_versions(&self, current: &[Option<u64>]) -> bool {
         let mut written = self.0.split(|&b| b == b'.');
         let all_equal = current.iter().all(|current| {
             let written = written
@@ -79,6 +84,14 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Entry<'_>, DecodeError> {
         .position(|&b| b == b'\n')
         .ok_or(DecodeError::UnknownHeader)?;
     let (header, json) = (&bytes[..newline], &bytes[newline + 1..]);
+    if header == VERSION {
+        // The common case: no stale phase, no tags.
+        return Ok(Entry::Value {
+            fresh_until_ms: None,
+            tag_versions: TagVersions::default(),
+            json,
+        });
+    }
     let mut fields = header.split(|&b| b == b' ');
     if fields.next() != Some(VERSION) {
         return Err(DecodeError::UnknownHeader);

@@ -65,6 +65,7 @@ impl<T> ValueCodec<T> {
 
     /// The value of an entry: the one the memory store kept as itself, cloned, or else
     /// decoded from its JSON.
+    #[inline]
     pub(crate) fn value_of(&self, bytes: &Bytes, json: &[u8]) -> Result<T, codec::DecodeError> {
         match bytes
             .kept()
