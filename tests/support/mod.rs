@@ -4,6 +4,7 @@
 #![allow(dead_code)] // each test binary uses its own subset
 
 pub mod proxy;
+mod restart;
 
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};

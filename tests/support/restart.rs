@@ -1,0 +1,50 @@
+//! Restarts that keep a server's `redis-server` arguments. `RedisServer::restart` starts a
+//! plain server, which would lose options such as `--enable-debug-command` and, for a cluster
+//! node, its membership of the cluster.
+
+use std::time::{Duration, Instant};
+
+use super::{RedisCluster, RedisServer};
+
+impl RedisServer {
+    /// Kills the server (if running) and starts a fresh, empty one on the same port with
+    /// `extra` arguments.
+    pub fn restart_with(&mut self, extra: &[&str]) {
+        self.kill();
+        assert!(
+            self.spawn(extra),
+            "restart redis-server on port {}",
+            self.port
+        );
+    }
+}
+
+impl RedisCluster {
+    /// Kills master `index` (if running) and starts it again, empty, as the same node: its
+    /// `nodes.conf` keeps its id and slots. `extra` are the arguments the cluster was started
+    /// with. Returns once every master reports `cluster_state:ok` again.
+    pub fn restart_master(&mut self, index: usize, extra: &[&str]) {
+        let master = &mut self.masters[index];
+        let dir = master.dir.clone().expect("a cluster node has a directory");
+        let dir = dir.to_str().expect("utf-8 temp dir");
+        // The node arguments of `RedisCluster::start_with`.
+        let mut args = vec![
+            "--cluster-enabled",
+            "yes",
+            "--cluster-node-timeout",
+            "1000",
+            "--dir",
+            dir,
+        ];
+        args.extend_from_slice(extra);
+        master.restart_with(&args);
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while !self.is_ok() {
+            assert!(
+                Instant::now() < deadline,
+                "cluster_state never became ok after restarting master {index}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
