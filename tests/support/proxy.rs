@@ -20,7 +20,7 @@
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -106,13 +106,7 @@ impl Drop for Proxy {
             let _ = acceptor.join();
         }
         self.reset_all();
-        let pumps = std::mem::take(
-            &mut *self
-                .shared
-                .pumps
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner),
-        );
+        let pumps = std::mem::take(&mut *self.shared.pumps());
         for pump in pumps {
             let _ = pump.join();
         }
@@ -120,12 +114,16 @@ impl Drop for Proxy {
 }
 
 impl Shared {
-    fn links(&self) -> std::sync::MutexGuard<'_, Vec<Arc<Link>>> {
+    fn links(&self) -> MutexGuard<'_, Vec<Arc<Link>>> {
         self.links.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    fn pumps(&self) -> MutexGuard<'_, Vec<JoinHandle<()>>> {
+        self.pumps.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// Keeps `link` for `blackhole`/`reset_all` and starts its pumps.
-    fn register(self: &Arc<Self>, link: Arc<Link>) {
+    fn register(&self, link: Arc<Link>) {
         {
             let mut links = self.links();
             links.retain(|link| !link.closed.load(Ordering::SeqCst));
@@ -136,7 +134,7 @@ impl Shared {
         if self.blackholed.load(Ordering::SeqCst) {
             link.silence();
         }
-        let mut pumps = self.pumps.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut pumps = self.pumps();
         pumps.retain(|pump| !pump.is_finished());
         pumps.push(spawn_pump(&link, Direction::ToRedis));
         if link.upstream.is_some() {
@@ -145,7 +143,7 @@ impl Shared {
     }
 }
 
-fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>) {
+fn accept_loop(listener: &TcpListener, shared: &Shared) {
     for client in listener.incoming() {
         if shared.stopping.load(Ordering::SeqCst) {
             return;
