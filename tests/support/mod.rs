@@ -212,16 +212,7 @@ impl RedisCluster {
                 ));
                 std::fs::create_dir_all(&dir).expect("cluster node dir");
                 let dir_arg = dir.to_str().expect("utf-8 temp dir").to_owned();
-                let mut args = vec![
-                    "--cluster-enabled",
-                    "yes",
-                    "--cluster-node-timeout",
-                    "1000",
-                    "--dir",
-                    &dir_arg,
-                ];
-                args.extend_from_slice(extra);
-                let mut server = RedisServer::start_with(&args);
+                let mut server = RedisServer::start_with(&cluster_node_args(&dir_arg, extra));
                 server.dir = Some(dir);
                 server
             })
@@ -298,6 +289,20 @@ impl RedisCluster {
         keys.sort();
         keys
     }
+}
+
+/// The arguments of a cluster node keeping its files (`nodes.conf`) in `dir`.
+fn cluster_node_args<'a>(dir: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
+        "--cluster-enabled",
+        "yes",
+        "--cluster-node-timeout",
+        "1000",
+        "--dir",
+        dir,
+    ];
+    args.extend_from_slice(extra);
+    args
 }
 
 fn signal(pid: u32, name: &str) {

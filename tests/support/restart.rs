@@ -27,17 +27,7 @@ impl RedisCluster {
         let master = &mut self.masters[index];
         let dir = master.dir.clone().expect("a cluster node has a directory");
         let dir = dir.to_str().expect("utf-8 temp dir");
-        // The node arguments of `RedisCluster::start_with`.
-        let mut args = vec![
-            "--cluster-enabled",
-            "yes",
-            "--cluster-node-timeout",
-            "1000",
-            "--dir",
-            dir,
-        ];
-        args.extend_from_slice(extra);
-        master.restart_with(&args);
+        master.restart_with(&super::cluster_node_args(dir, extra));
         let deadline = Instant::now() + Duration::from_secs(15);
         while !self.is_ok() {
             assert!(
