@@ -81,14 +81,16 @@ impl CallOptions {
 /// Cache-aside, with the protections of `options`.
 ///
 /// 0. While an invalidation is undelivered (`pending`), the cache is bypassed.
-/// 1. *Lookup*: read the key. A fresh value is returned (a hit).
+/// 1. *Lookup*: read the key (and its tags' versions). A fresh value whose tags still have
+///    the versions it was written with is returned (a hit).
 /// 2. *Follow*: join the key's flight in this process. Followers get the leader's value (or,
 ///    holding a stale value, return it at once); the leader goes on.
 /// 3. *Claim*: the leader claims the key (a lease for an absent key) and, with `lock = true`,
-///    waits for another process's lease; it adds the key to its `tags`.
+///    waits for another process's lease; it adds the key to its `tags` and reads their
+///    versions, which the stored value carries.
 /// 4. *Compute*: run the body.
-/// 5. *Store*: hand the value to the followers, and store it unless an invalidation came in
-///    between (the lease protocol).
+/// 5. *Store*: store the value unless an invalidation came in between (the lease protocol),
+///    then hand it to the followers (or, if the write was refused, let them run their own).
 pub async fn get_or_compute<S, R>(
     cache: &Cache,
     key: String,
