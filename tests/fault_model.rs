@@ -34,8 +34,11 @@
 //! cargo test --test fault_model -- --nocapture                # 20 s of faults per variant
 //! FAULT_SEED=42 FAULT_KINDS=pause,kill cargo test --test fault_model -- --nocapture
 //! FAULT_KINDS=none cargo test --test fault_model -- --nocapture   # the control run
-//! FAULT_SECONDS=600 cargo test --test fault_model standalone -- --nocapture   # a soak
+//! FAULT_SECONDS=600 FAULT_PACE_US=8000 cargo test --release --test fault_model standalone -- --nocapture   # the soak
 //! ```
+//!
+//! `FAULT_PACE_US` bounds each task's pause between calls (default 20,000 µs, about 1,500
+//! calls a second in all; the soak uses 8,000 for about 3,000).
 //!
 //! `FAULT_KINDS` takes `all` (the default), `none`, or names from
 //! `pause,kill,client-kill,blackhole,reset,sleep,evict` (the proxy's two are left out on a
@@ -87,6 +90,14 @@ const GRACE: Duration = Duration::from_millis(OP_TIMEOUT_MS + BREAKER_COOLDOWN_M
 /// are all checked strictly.
 const QUIET_TAIL: Duration = Duration::from_secs(2);
 const DEFAULT_SECONDS: u64 = 20;
+/// The longest pause between two calls of a task, in µs: `FAULT_PACE_US` (default 20,000).
+static PACE_US: std::sync::LazyLock<u64> = std::sync::LazyLock::new(|| {
+    std::env::var("FAULT_PACE_US").map_or(20_000, |pace| {
+        pace.parse::<u64>()
+            .expect("FAULT_PACE_US is whole microseconds")
+            .max(1)
+    })
+});
 /// A call still running after this long has hung; it is reported as an error.
 const HANG: Duration = Duration::from_secs(5);
 /// Calls slower than the op timeout plus scheduling slack are counted (the spec bounds a
@@ -468,9 +479,9 @@ async fn worker(world: Arc<World>, mut rng: Rng) -> Tally {
                 write(&world, &mut tally, process, id, how).await;
             }
         }
-        // Bounds the load (about 1,500 calls a second in all), leaving the injector and
-        // Redis their share of the two cores.
-        tokio::time::sleep(Duration::from_micros(rng.below(20_000))).await;
+        // Bounds the load (about 1,500 calls a second in all by default), leaving the
+        // injector and Redis their share of the two cores.
+        tokio::time::sleep(Duration::from_micros(rng.below(*PACE_US))).await;
     }
     tally
 }
