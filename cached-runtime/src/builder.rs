@@ -9,7 +9,6 @@ use crate::backend::redis::RedisStore;
 use crate::cache::{Cache, Settings};
 use crate::error::Error;
 use crate::fail_open::FailOpen;
-use crate::stats::Counters;
 use crate::tier::{RedisTier, Store};
 
 const DEFAULT_OP_TIMEOUT: Duration = Duration::from_millis(200);
@@ -233,23 +232,24 @@ impl CacheBuilder {
                 Some(RedisStore::cluster(nodes, self.op_timeout).map_err(invalid_url)?)
             }
         };
-        let counters = Arc::new(Counters::default());
         // A cluster connection may be following a topology change: every operation is timed.
         let always_timed = redis.as_ref().is_some_and(RedisStore::is_cluster);
         let fail_open = Arc::new(FailOpen::new(
             self.op_timeout,
             self.breaker_cooldown,
             always_timed,
-            counters.clone(),
         ));
         let store = match redis {
             None => Store::Memory(MemoryStore::new(self.memory_capacity)),
-            Some(redis) => Store::Redis(RedisTier::new(redis, fail_open.clone(), &self.prefix)),
+            Some(redis) => Store::Redis(Arc::new(RedisTier::new(
+                redis,
+                fail_open.clone(),
+                &self.prefix,
+            ))),
         };
         Ok(Cache::assemble(
             store,
             fail_open,
-            counters,
             Settings {
                 prefix: self.prefix,
                 lease_timeout: self.lease_timeout,

@@ -12,7 +12,7 @@ use crate::fail_open::FailOpen;
 use crate::flight::Flights;
 use crate::key::{KeyWriter, escape_glob};
 use crate::pending::Pending;
-use crate::stats::{Counters, Stats};
+use crate::stats::{self, Counters, Stats};
 use crate::tier::Store;
 
 /// Where tags live, inside the prefix: `<prefix>#tag:<tag>`, in the reserved namespace, so
@@ -39,11 +39,11 @@ pub struct Cache {
 }
 
 struct Inner {
-    store: Arc<Store>,
+    store: Store,
     fail_open: Arc<FailOpen>,
     flights: Flights,
     pending: Pending,
-    counters: Arc<Counters>,
+    counters: Counters,
     settings: Settings,
     /// The prefix with glob characters escaped, for `SCAN MATCH` patterns.
     pattern_prefix: String,
@@ -103,32 +103,32 @@ impl Cache {
 
     /// A snapshot of this cache's counters.
     pub fn stats(&self) -> Stats {
-        let pending = &self.inner.pending;
-        self.inner.counters.snapshot(pending.held(), pending.lost())
+        let inner = &*self.inner;
+        stats::snapshot(
+            &inner.counters,
+            inner.fail_open.failures(),
+            inner.pending.held(),
+            inner.pending.lost(),
+        )
     }
 
     /// Puts together the parts the builder made.
-    pub(crate) fn assemble(
-        store: Store,
-        fail_open: Arc<FailOpen>,
-        counters: Arc<Counters>,
-        settings: Settings,
-    ) -> Cache {
+    pub(crate) fn assemble(store: Store, fail_open: Arc<FailOpen>, settings: Settings) -> Cache {
         let pattern_prefix = escape_glob(&settings.prefix).into_owned();
         Cache {
             inner: Arc::new(Inner {
-                store: Arc::new(store),
+                store,
                 fail_open,
                 flights: Flights::default(),
                 pending: Pending::default(),
-                counters,
+                counters: Counters::default(),
                 settings,
                 pattern_prefix,
             }),
         }
     }
 
-    pub(crate) fn store(&self) -> &Arc<Store> {
+    pub(crate) fn store(&self) -> &Store {
         &self.inner.store
     }
 

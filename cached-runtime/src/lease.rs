@@ -69,12 +69,7 @@ pub(crate) enum Waited {
 
 /// Decides how the caller may store its value, given what it saw at `key`. For an absent key,
 /// or one of another Redis type, this plants a lease that lives `lease_timeout`.
-pub(crate) async fn claim(
-    store: &Arc<Store>,
-    key: &str,
-    seen: Seen,
-    lease_timeout: Duration,
-) -> Permit {
+pub(crate) async fn claim(store: &Store, key: &str, seen: Seen, lease_timeout: Duration) -> Permit {
     let lease: Arc<[u8]> = match seen {
         Seen::Absent | Seen::WrongType => codec::new_lease().into(),
         Seen::Entry(bytes) => return Permit::Replace(bytes),
@@ -153,7 +148,7 @@ pub(crate) async fn record_tags(
 /// With `lock = true`, when another caller (in another process) holds the lease: waits,
 /// bounded by `lock_wait`, for its value to appear or its lease to go.
 pub(crate) async fn wait_for_holder(
-    store: &Arc<Store>,
+    store: &Store,
     key: &str,
     lock_wait: Duration,
     lease_timeout: Duration,
@@ -186,13 +181,13 @@ pub(crate) async fn wait_for_holder(
 /// still holds a lease, the lease is released in the background; otherwise no caller could
 /// cache the key until the lease timed out.
 pub(crate) struct Held<'a> {
-    store: &'a Arc<Store>,
+    store: &'a Store,
     key: &'a str,
     permit: Option<Permit>,
 }
 
 impl<'a> Held<'a> {
-    pub(crate) fn new(store: &'a Arc<Store>, key: &'a str, permit: Permit) -> Self {
+    pub(crate) fn new(store: &'a Store, key: &'a str, permit: Permit) -> Self {
         Held {
             store,
             key,

@@ -1,4 +1,6 @@
-//! Counters every cache keeps, read with [`Cache::stats`](crate::Cache::stats).
+//! Counters every cache keeps, read with [`Cache::stats`](crate::Cache::stats). Each is bumped
+//! at one level: outcomes by the operations (`call`, `invalidate`), absorbed failures by the
+//! fail-open policy. Nothing else counts.
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
@@ -48,13 +50,11 @@ pub struct Stats {
     pub invalidations_lost: u64,
 }
 
+/// What the operations (`call`, `invalidate`) count: the outcomes of calls.
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
     pub(crate) hits: AtomicU64,
     pub(crate) misses: AtomicU64,
-    pub(crate) errors: AtomicU64,
-    pub(crate) decode_errors: AtomicU64,
-    pub(crate) breaker_skips: AtomicU64,
     pub(crate) coalesced: AtomicU64,
     pub(crate) stale_served: AtomicU64,
     pub(crate) fail_safe: AtomicU64,
@@ -65,28 +65,42 @@ pub(crate) struct Counters {
     pub(crate) too_large: AtomicU64,
 }
 
+/// What the fail-open policy counts: every failure it absorbed.
+#[derive(Debug, Default)]
+pub(crate) struct FailureCounters {
+    pub(crate) errors: AtomicU64,
+    pub(crate) decode_errors: AtomicU64,
+    pub(crate) breaker_skips: AtomicU64,
+}
+
 impl Counters {
     pub(crate) fn bump(counter: &AtomicU64) {
         counter.fetch_add(1, Relaxed);
     }
+}
 
-    pub(crate) fn snapshot(&self, invalidations_pending: u64, invalidations_lost: u64) -> Stats {
-        Stats {
-            hits: self.hits.load(Relaxed),
-            misses: self.misses.load(Relaxed),
-            errors: self.errors.load(Relaxed),
-            decode_errors: self.decode_errors.load(Relaxed),
-            breaker_skips: self.breaker_skips.load(Relaxed),
-            coalesced: self.coalesced.load(Relaxed),
-            stale_served: self.stale_served.load(Relaxed),
-            fail_safe: self.fail_safe.load(Relaxed),
-            lock_waits: self.lock_waits.load(Relaxed),
-            writes: self.writes.load(Relaxed),
-            writes_skipped: self.writes_skipped.load(Relaxed),
-            invalidated: self.invalidated.load(Relaxed),
-            too_large: self.too_large.load(Relaxed),
-            invalidations_pending,
-            invalidations_lost,
-        }
+/// The public snapshot of both sets of counters and the pending invalidations.
+pub(crate) fn snapshot(
+    outcomes: &Counters,
+    failures: &FailureCounters,
+    invalidations_pending: u64,
+    invalidations_lost: u64,
+) -> Stats {
+    Stats {
+        hits: outcomes.hits.load(Relaxed),
+        misses: outcomes.misses.load(Relaxed),
+        errors: failures.errors.load(Relaxed),
+        decode_errors: failures.decode_errors.load(Relaxed),
+        breaker_skips: failures.breaker_skips.load(Relaxed),
+        coalesced: outcomes.coalesced.load(Relaxed),
+        stale_served: outcomes.stale_served.load(Relaxed),
+        fail_safe: outcomes.fail_safe.load(Relaxed),
+        lock_waits: outcomes.lock_waits.load(Relaxed),
+        writes: outcomes.writes.load(Relaxed),
+        writes_skipped: outcomes.writes_skipped.load(Relaxed),
+        invalidated: outcomes.invalidated.load(Relaxed),
+        too_large: outcomes.too_large.load(Relaxed),
+        invalidations_pending,
+        invalidations_lost,
     }
 }

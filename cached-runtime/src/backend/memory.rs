@@ -76,6 +76,7 @@ impl moka::Expiry<String, TagSet> for TagSetTtl {
     }
 }
 
+#[derive(Clone)]
 pub(crate) struct MemoryStore {
     /// Tag sets, updated only through moka's per-key compute, like the entries' leases.
     tags: moka::sync::Cache<String, TagSet, foldhash::fast::RandomState>,

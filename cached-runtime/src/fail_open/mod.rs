@@ -36,13 +36,12 @@ mod log;
 
 use std::fmt;
 use std::future::Future;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::time::Duration;
 
 use redis::RedisError;
 
-use crate::stats::Counters;
+use crate::stats::{Counters, FailureCounters};
 use breaker::Breaker;
 use log::LogLimiter;
 
@@ -70,7 +69,7 @@ pub(crate) struct FailOpen {
     replace_connection: AtomicBool,
     breaker: Breaker,
     log: LogLimiter,
-    counters: Arc<Counters>,
+    failures: FailureCounters,
 }
 
 impl FailOpen {
@@ -78,7 +77,6 @@ impl FailOpen {
         op_timeout: Duration,
         breaker_cooldown: Duration,
         always_timed: bool,
-        counters: Arc<Counters>,
     ) -> Self {
         FailOpen {
             op_timeout,
@@ -87,8 +85,13 @@ impl FailOpen {
             replace_connection: AtomicBool::new(false),
             breaker: Breaker::new(breaker_cooldown),
             log: LogLimiter::new(),
-            counters,
+            failures: FailureCounters::default(),
         }
+    }
+
+    /// What it absorbed.
+    pub(crate) fn failures(&self) -> &FailureCounters {
+        &self.failures
     }
 
     pub(crate) fn op_timeout(&self) -> Duration {
@@ -102,7 +105,7 @@ impl FailOpen {
         call: impl Future<Output = redis::RedisResult<T>>,
     ) -> Result<T, Failure> {
         if !self.breaker.allow() {
-            Counters::bump(&self.counters.breaker_skips);
+            Counters::bump(&self.failures.breaker_skips);
             return Err(Failure::Unavailable);
         }
         // Keeping our own timer off the healthy path is worth ~10% of hit throughput.
@@ -122,7 +125,7 @@ impl FailOpen {
             Ok(Err(error)) => error,
             Err(_elapsed) => RedisError::from(std::io::Error::from(std::io::ErrorKind::TimedOut)),
         };
-        Counters::bump(&self.counters.errors);
+        Counters::bump(&self.failures.errors);
         if is_unavailable(&error) {
             self.suspect.store(true, Relaxed);
             let opened = self.breaker.record_failure();
@@ -167,8 +170,8 @@ impl FailOpen {
 
     /// An entry that does not decode: treated as a miss and overwritten.
     pub(crate) fn decode_failed(&self, key: &str, error: &dyn fmt::Display) {
-        Counters::bump(&self.counters.errors);
-        Counters::bump(&self.counters.decode_errors);
+        Counters::bump(&self.failures.errors);
+        Counters::bump(&self.failures.decode_errors);
         self.absorbed(
             "cached entry does not decode; treated as a miss and overwritten",
             key,
@@ -178,7 +181,7 @@ impl FailOpen {
 
     /// A value that does not serialize: returned to the caller, not cached.
     pub(crate) fn encode_failed(&self, key: &str, error: &serde_json::Error) {
-        Counters::bump(&self.counters.errors);
+        Counters::bump(&self.failures.errors);
         self.absorbed(
             "value does not serialize to JSON; returned but not cached",
             key,
