@@ -83,12 +83,7 @@ fn keep(cache: &Cache, target: Target) -> u64 {
     if cache.pending().keep(target) {
         return size;
     }
-    tracing::error!(
-        target: "redcache",
-        lost = size,
-        bound = pending::BOUND,
-        "too many undelivered invalidations; this one is dropped, and other processes may serve what it would have deleted until it expires"
-    );
+    cache.fail_open().invalidation_lost(size, pending::BOUND);
     0
 }
 

@@ -216,6 +216,20 @@ impl FailOpen {
         );
     }
 
+    /// An invalidation dropped because too many are pending: logged at `error`, as entries it
+    /// would have deleted may be served by other processes until they expire.
+    pub(crate) fn invalidation_lost(&self, lost: u64, bound: u64) {
+        if let Some(held_back) = self.log.admit() {
+            tracing::error!(
+                target: "redcache",
+                lost,
+                bound,
+                similar_failures_not_logged = held_back,
+                "too many undelivered invalidations; this one is dropped, and other processes may serve what it would have deleted until it expires"
+            );
+        }
+    }
+
     /// Logs a failure the caller did not see, at most one line per interval.
     fn absorbed(&self, what: &str, context: &str, error: &dyn fmt::Display) {
         if let Some(held_back) = self.log.admit() {
