@@ -5,7 +5,9 @@
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 /// A snapshot of a cache's counters since it was built.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+///
+/// Serializes (`serde`) as a map from field name to count, for a metrics or admin endpoint.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 #[non_exhaustive]
 pub struct Stats {
     /// Calls answered from the cache without running the function body.
