@@ -25,7 +25,7 @@
 
 pub use cached_macros::{cache, invalidate};
 pub use cached_runtime::{
-    Cache, CacheBuilder, Error, KeyPart, KeyWriter, Stats, global, set_global,
+    Cache, CacheBuilder, Error, Health, KeyPart, KeyWriter, Stats, global, set_global,
 };
 
 /// What the macros expand to. Not a public API; may change in any release.

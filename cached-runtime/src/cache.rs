@@ -4,12 +4,13 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::builder::CacheBuilder;
 use crate::error::Error;
-use crate::fail_open::FailOpen;
+use crate::fail_open::{FailOpen, Failure};
 use crate::flight::Flights;
+use crate::health::Health;
 use crate::key::{KeyWriter, escape_glob};
 use crate::pending::Pending;
 use crate::stats::{self, Counters, Stats};
@@ -110,6 +111,79 @@ impl Cache {
             inner.pending.held(),
             inner.pending.lost(),
         )
+    }
+
+    /// Asks Redis whether it answers (`PING`) and returns the round trip time. On the memory
+    /// store it answers at once with the (tiny) time it took.
+    ///
+    /// The `PING` goes through the fail-open policy like any cache operation: it takes at most
+    /// the op timeout, a failure is counted in [`Stats::errors`] and counts toward the circuit
+    /// breaker, a success closes it, and while the breaker is open it is skipped (one call per
+    /// cooldown probes Redis). Its outcome is what [`Cache::health`] then reports as
+    /// `reachable`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Unreachable`] when Redis did not answer within the op timeout, the connection
+    /// failed, the breaker is open and skipped it, or Redis refused the command (an ACL). The
+    /// message never contains the URL or a password.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), redcache::Error> {
+    /// let cache = redcache::Cache::redis("redis://127.0.0.1:6379")?;
+    /// match cache.ping().await {
+    ///     Ok(round_trip) => println!("redis answered in {round_trip:?}"),
+    ///     Err(error) => eprintln!("{error}"),
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn ping(&self) -> Result<Duration, Error> {
+        let fail_open = self.fail_open();
+        let skipped = fail_open.breaker_open();
+        let start = Instant::now();
+        match self.store().ping().await {
+            Ok(()) => Ok(start.elapsed()),
+            Err(failure) => {
+                let reason = match failure {
+                    Failure::Unavailable if skipped && fail_open.breaker_open() => {
+                        "the circuit breaker is open after repeated failures; Redis is probed again once per cooldown".to_owned()
+                    }
+                    Failure::Unavailable => format!(
+                        "no answer to PING within the op timeout ({:?}), or the connection failed",
+                        fail_open.op_timeout()
+                    ),
+                    Failure::WrongType | Failure::Refused => {
+                        "Redis refused PING (an ACL may not allow it)".to_owned()
+                    }
+                };
+                Err(Error::Unreachable { reason })
+            }
+        }
+    }
+
+    /// A snapshot of this cache's health: whether Redis was reachable at the last operation,
+    /// whether the breaker is open, how many invalidations are pending. Not async, and makes
+    /// no round trip: the facts are those the fail-open policy keeps (use [`Cache::ping`] for
+    /// a fresh answer).
+    ///
+    /// ```
+    /// let cache = redcache::Cache::memory();
+    /// let health = cache.health();
+    /// assert!(health.reachable && !health.breaker_open);
+    /// assert_eq!(health.store, "memory");
+    /// ```
+    pub fn health(&self) -> Health {
+        let fail_open = self.fail_open();
+        Health {
+            store: self.store().kind(),
+            reachable: fail_open.reachable(),
+            breaker_open: fail_open.breaker_open(),
+            near_armed: false,
+            pending_invalidations: self.pending().held(),
+        }
     }
 
     /// Puts together the parts the builder made.

@@ -1,9 +1,10 @@
-//! The error type of building a cache. (Cache operations never return errors to callers: they
-//! fail open.)
+//! The error type of building a cache and of [`Cache::ping`](crate::Cache::ping). (Cache
+//! operations never return errors to callers: they fail open.)
 
 use std::fmt;
 
-/// Why a cache could not be built or installed.
+/// Why a cache could not be built or installed, or why [`Cache::ping`](crate::Cache::ping)
+/// got no answer.
 ///
 /// Messages never contain a connection string, password or ACL user secret.
 #[derive(Debug)]
@@ -24,6 +25,13 @@ pub enum Error {
     /// [`set_global`](crate::set_global) was called after a global cache was installed (or
     /// after the macros already started using the default one).
     GlobalAlreadySet,
+    /// [`Cache::ping`](crate::Cache::ping) got no answer from Redis: it did not answer within
+    /// the op timeout, the connection failed, the circuit breaker is skipping it, or it
+    /// refused the command.
+    Unreachable {
+        /// What happened (never the URL or a password).
+        reason: String,
+    },
 }
 
 impl fmt::Display for Error {
@@ -34,6 +42,7 @@ impl fmt::Display for Error {
             Error::GlobalAlreadySet => f.write_str(
                 "a global cache is already installed; call `redcache::set_global` once, before the first cached call",
             ),
+            Error::Unreachable { reason } => write!(f, "Redis unreachable: {reason}"),
         }
     }
 }

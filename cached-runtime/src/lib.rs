@@ -16,7 +16,7 @@
 //! | backends | `backend::memory`, `backend::redis` | moving bytes: moka; redis-rs standalone and cluster |
 //!
 //! Beside them: `key` (key encoding), `value` (output → stored value), `codec` (the entry
-//! envelope), `stats` (counters), `glob`, `random`, `error`.
+//! envelope), `stats` (counters), `health` (the health snapshot), `glob`, `random`, `error`.
 
 mod backend;
 mod builder;
@@ -28,6 +28,7 @@ mod fail_open;
 mod flight;
 mod glob;
 mod global;
+mod health;
 mod invalidate;
 mod key;
 mod lease;
@@ -44,5 +45,6 @@ pub use builder::CacheBuilder;
 pub use cache::Cache;
 pub use error::Error;
 pub use global::{global, set_global};
+pub use health::Health;
 pub use key::{KeyPart, KeyWriter};
 pub use stats::Stats;

@@ -136,6 +136,24 @@ impl Store {
         let (store, key) = (self.clone(), key.to_owned());
         runtime.spawn(async move { store.delete_if(&key, &expected).await });
     }
+
+    /// Which store this is: `"memory"`, `"redis"` or `"cluster"`.
+    pub(crate) fn kind(&self) -> &'static str {
+        match self {
+            Store::Memory(_) => "memory",
+            Store::Redis(redis) if redis.redis.is_cluster() => "cluster",
+            Store::Redis(_) => "redis",
+        }
+    }
+
+    /// Asks the store whether it answers: always on memory, `PING` through the fail-open
+    /// policy on Redis.
+    pub(crate) async fn ping(&self) -> Result<(), Failure> {
+        match self {
+            Store::Memory(_) => Ok(()),
+            Store::Redis(redis) => redis.run("PING", redis.redis.ping()).await,
+        }
+    }
 }
 
 impl Tier for Store {

@@ -244,6 +244,13 @@ impl RedisStore {
         }
     }
 
+    /// `PING` (on a cluster, one node).
+    pub(crate) async fn ping(&self) -> RedisResult<()> {
+        let mut conn = self.connection().await?;
+        let _: String = redis::cmd("PING").query_async(&mut conn).await?;
+        Ok(())
+    }
+
     pub(crate) async fn get(&self, key: &str) -> RedisResult<Option<Vec<u8>>> {
         let mut conn = self.connection().await?;
         redis::cmd("GET").arg(key).query_async(&mut conn).await

@@ -68,6 +68,11 @@ impl Breaker {
         self.open_until_ms.swap(until, Relaxed) == 0
     }
 
+    /// Whether the breaker is open (skipping, or letting one probe through).
+    pub(crate) fn is_open(&self) -> bool {
+        self.open_until_ms.load(Relaxed) != 0
+    }
+
     /// Whether the last `THRESHOLD` or more operations all failed to reach the store.
     pub(crate) fn tripped(&self) -> bool {
         self.consecutive_failures.load(Relaxed) >= THRESHOLD
@@ -95,10 +100,12 @@ mod tests {
         assert!(breaker.allow());
         assert!(breaker.record_failure());
         assert!(!breaker.allow());
+        assert!(breaker.is_open());
         std::thread::sleep(Duration::from_millis(40));
         assert!(breaker.allow(), "first caller after the cooldown probes");
         assert!(!breaker.allow(), "others keep skipping while it probes");
         breaker.record_success();
+        assert!(!breaker.is_open());
         assert!(breaker.allow());
     }
 }

@@ -28,6 +28,9 @@
 //!   with the number of similar failures held back. Failures that are not Redis's (an entry
 //!   that does not decode, a value that does not serialize) are absorbed, counted and logged
 //!   here too, so every absorbed failure has one path.
+//! * **Watched.** Each operation that reaches Redis (an answer, even an error about a key)
+//!   marks it reachable, each failure to reach it marks it unreachable; [`FailOpen::reachable`]
+//!   and [`FailOpen::breaker_open`] are what `Cache::health` reports, with no round trip.
 //! * **No secrets.** Nothing logged here contains a connection string or password: redis-rs's
 //!   errors do not echo the URL, and keys are logged only as context.
 
@@ -67,6 +70,8 @@ pub(crate) struct FailOpen {
     always_timed: bool,
     /// The connection failed too often in a row: the next operation should use a new one.
     replace_connection: AtomicBool,
+    /// Whether the last operation reached Redis (true until one fails).
+    reachable: AtomicBool,
     breaker: Breaker,
     log: LogLimiter,
     failures: FailureCounters,
@@ -83,6 +88,7 @@ impl FailOpen {
             suspect: AtomicBool::new(true),
             always_timed,
             replace_connection: AtomicBool::new(false),
+            reachable: AtomicBool::new(true),
             breaker: Breaker::new(breaker_cooldown),
             log: LogLimiter::new(),
             failures: FailureCounters::default(),
@@ -96,6 +102,26 @@ impl FailOpen {
 
     pub(crate) fn op_timeout(&self) -> Duration {
         self.op_timeout
+    }
+
+    /// Whether the last operation reached Redis (it answered, even with an error about a key).
+    /// True before the first operation: nothing has failed yet. A skip by the open breaker
+    /// leaves it as it was (false: the failures that opened it).
+    pub(crate) fn reachable(&self) -> bool {
+        self.reachable.load(Relaxed)
+    }
+
+    /// Whether the breaker is open: operations are skipped, one probe per cooldown.
+    pub(crate) fn breaker_open(&self) -> bool {
+        self.breaker.is_open()
+    }
+
+    fn mark_reachable(&self) {
+        // Read first: on the healthy path the flag is already set, and a load keeps the cache
+        // line shared between cores.
+        if !self.reachable.load(Relaxed) {
+            self.reachable.store(true, Relaxed);
+        }
     }
 
     /// Runs one Redis operation under the policy above.
@@ -117,6 +143,7 @@ impl FailOpen {
         let error = match outcome {
             Ok(Ok(value)) => {
                 self.breaker.record_success();
+                self.mark_reachable();
                 if self.suspect.load(Relaxed) {
                     self.suspect.store(false, Relaxed);
                 }
@@ -128,6 +155,7 @@ impl FailOpen {
         Counters::bump(&self.failures.errors);
         if is_unavailable(&error) {
             self.suspect.store(true, Relaxed);
+            self.reachable.store(false, Relaxed);
             let opened = self.breaker.record_failure();
             if self.breaker.tripped() {
                 self.replace_connection.store(true, Relaxed);
@@ -145,6 +173,7 @@ impl FailOpen {
         } else {
             // Redis is up and answered; this key or command is the problem.
             self.breaker.record_success();
+            self.mark_reachable();
             self.redis_failed(op, &error);
             if error.code() == Some("WRONGTYPE") {
                 Err(Failure::WrongType)

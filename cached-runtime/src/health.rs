@@ -1,0 +1,29 @@
+//! [`Health`]: a snapshot of whether a cache can use its store, read with
+//! [`Cache::health`](crate::Cache::health). The facts are the fail-open policy's (reachability,
+//! the breaker) and the pending invalidations'; nothing here makes a round trip.
+
+/// A snapshot of a cache's health, for a readiness probe or an admin endpoint. Serializes
+/// (`serde`) as a map from field name to value.
+///
+/// Taking it costs a few atomic reads: no round trip to Redis (use
+/// [`Cache::ping`](crate::Cache::ping) for a fresh answer).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
+pub struct Health {
+    /// Which store the cache is on: `"memory"`, `"redis"` or `"cluster"`.
+    pub store: &'static str,
+    /// Whether the last Redis operation (a cached call's, an invalidation's or a
+    /// [`ping`](crate::Cache::ping)) reached Redis. True before the first operation (nothing has
+    /// failed yet), and always true for the memory store.
+    pub reachable: bool,
+    /// Whether the circuit breaker is open: Redis failed three times in a row, so operations
+    /// skip it and one call per cooldown probes it again.
+    pub breaker_open: bool,
+    /// Whether a near cache (an in-process tier in front of Redis) is armed and serving.
+    /// Always false for now: there is no near cache yet.
+    pub near_armed: bool,
+    /// Keys, patterns and tags of invalidations not yet delivered (as
+    /// [`Stats::invalidations_pending`](crate::Stats::invalidations_pending)). While any is
+    /// pending, no cached value is served.
+    pub pending_invalidations: u64,
+}
