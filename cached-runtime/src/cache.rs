@@ -131,8 +131,8 @@ impl Cache {
     /// # Examples
     ///
     /// ```no_run
-    /// # async fn run() -> Result<(), redcache::Error> {
-    /// let cache = redcache::Cache::redis("redis://127.0.0.1:6379")?;
+    /// # async fn run() -> Result<(), cached_runtime::Error> {
+    /// let cache = cached_runtime::Cache::redis("redis://127.0.0.1:6379")?;
     /// match cache.ping().await {
     ///     Ok(round_trip) => println!("redis answered in {round_trip:?}"),
     ///     Err(error) => eprintln!("{error}"),
@@ -170,7 +170,7 @@ impl Cache {
     /// a fresh answer).
     ///
     /// ```
-    /// let cache = redcache::Cache::memory();
+    /// let cache = cached_runtime::Cache::memory();
     /// let health = cache.health();
     /// assert!(health.reachable && !health.breaker_open);
     /// assert_eq!(health.store, "memory");
