@@ -93,3 +93,30 @@ async fn redis_when_redis_url_is_set() {
         "{logs}"
     );
 }
+
+#[tokio::test]
+async fn caching_is_disabled_when_redis_url_is_malformed() {
+    // A private memory store would cache on its own and miss every other process's
+    // invalidations: stale data. Caching is off instead, and says why.
+    const URL: &str = "http://admin:s3cr3t-pa55@nowhere:6379";
+    if !in_child("caching_is_disabled_when_redis_url_is_malformed", Some(URL)) {
+        return;
+    }
+    let logs = logs::CapturedLogs::capture();
+    let calls = Calls::default();
+    assert_eq!(lookup(&calls, 21).await, 42);
+    assert_eq!(lookup(&calls, 21).await, 42);
+    forget(21).await;
+    assert_eq!(calls.count(), 2, "nothing was cached");
+    let health = redcache::global().health();
+    assert_eq!(health.store, "disabled");
+    assert!(!health.reachable);
+    let reason = health.disabled.expect("a reason");
+    assert!(reason.contains("REDIS_URL"), "{reason}");
+    let logs = logs.text();
+    assert_eq!(logs.matches("caching is disabled").count(), 1, "{logs}");
+    assert!(
+        !logs.contains("s3cr3t") && !reason.contains("s3cr3t"),
+        "{logs}"
+    );
+}

@@ -46,6 +46,9 @@ struct Inner {
     pending: Pending,
     counters: Counters,
     settings: Settings,
+    /// Why caching is off, if it is (a malformed `REDIS_URL` for the global cache): every
+    /// call runs its body, nothing is read, written or deleted.
+    disabled: Option<String>,
     /// The prefix with glob characters escaped, for `SCAN MATCH` patterns.
     pattern_prefix: String,
 }
@@ -178,8 +181,13 @@ impl Cache {
     pub fn health(&self) -> Health {
         let fail_open = self.fail_open();
         Health {
-            store: self.store().kind(),
-            reachable: fail_open.reachable(),
+            store: if self.is_disabled() {
+                "disabled"
+            } else {
+                self.store().kind()
+            },
+            disabled: self.inner.disabled.clone(),
+            reachable: fail_open.reachable() && !self.is_disabled(),
             breaker_open: fail_open.breaker_open(),
             near_armed: false,
             pending_invalidations: self.pending().held(),
@@ -197,9 +205,27 @@ impl Cache {
                 pending: Pending::default(),
                 counters: Counters::default(),
                 settings,
+                disabled: None,
                 pattern_prefix,
             }),
         }
+    }
+
+    /// A cache that caches nothing, for `reason`: every call runs its body. What the global
+    /// cache is when `REDIS_URL` is set but malformed, rather than a memory store of this
+    /// process alone, which would miss the other processes' invalidations.
+    pub(crate) fn disabled(reason: String) -> Cache {
+        let mut cache = Cache::memory();
+        Arc::get_mut(&mut cache.inner)
+            .expect("a cache just built has no other handle")
+            .disabled = Some(reason);
+        cache
+    }
+
+    /// Whether caching is off (see [`Cache::disabled`]).
+    #[inline]
+    pub(crate) fn is_disabled(&self) -> bool {
+        self.inner.disabled.is_some()
     }
 
     pub(crate) fn store(&self) -> &Store {

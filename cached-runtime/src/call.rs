@@ -80,7 +80,8 @@ impl CallOptions {
 
 /// Cache-aside, with the protections of `options`.
 ///
-/// 0. While an invalidation is undelivered (`pending`), the cache is bypassed.
+/// 0. While an invalidation is undelivered (`pending`), or caching is disabled, the cache is
+///    bypassed.
 /// 1. *Lookup*: read the key (and its tags' versions). A fresh value whose tags still have
 ///    the versions it was written with is returned (a hit).
 /// 2. *Follow*: join the key's flight in this process. Followers get the leader's value (or,
@@ -102,7 +103,7 @@ pub async fn get_or_compute<S, R>(
 where
     S: Shape<R>,
 {
-    if cache.pending().holds_any() {
+    if cache.pending().holds_any() || cache.is_disabled() {
         // An undelivered invalidation may cover this key: serve nothing from the cache.
         invalidate::deliver_pending(cache);
         Counters::bump(&cache.counters().misses);

@@ -17,7 +17,9 @@ pub fn set_global(cache: Cache) -> Result<(), Error> {
 }
 
 /// The process-wide cache: the one given to [`set_global`], or else Redis at `REDIS_URL` when
-/// that is set, or else the memory store. Which one is said once, in the log.
+/// that is set, or else the memory store. Which one is said once, in the log. A `REDIS_URL`
+/// that is set but malformed disables caching (every call runs its body) rather than fall
+/// back to a memory store, and [`Cache::health`] says why.
 ///
 /// Use it to read the default cache's [`stats`](Cache::stats).
 pub fn global() -> &'static Cache {
@@ -38,12 +40,11 @@ fn default_global() -> Cache {
             cache
         }
         Err(error) => {
-            tracing::error!(
-                target: "redcache",
-                %error,
-                "REDIS_URL is set but unusable; caching in process memory instead"
-            );
-            Cache::memory()
+            // Not a memory store of this process alone: it would cache on its own and miss
+            // every other process's invalidations.
+            let reason = format!("REDIS_URL is set but unusable ({error}); caching is disabled");
+            tracing::error!(target: "redcache", "{reason}: every cached function runs its body");
+            Cache::disabled(reason)
         }
     }
 }

@@ -10,8 +10,12 @@
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[non_exhaustive]
 pub struct Health {
-    /// Which store the cache is on: `"memory"`, `"redis"` or `"cluster"`.
+    /// Which store the cache is on: `"memory"`, `"redis"`, `"cluster"`, or `"disabled"`.
     pub store: &'static str,
+    /// Why caching is off, when it is: the global cache with `REDIS_URL` set but malformed
+    /// caches nothing (a memory store of its own would miss other processes'
+    /// invalidations), and says why here and once in the log.
+    pub disabled: Option<String>,
     /// Whether the last Redis operation (a cached call's, an invalidation's or a
     /// [`ping`](crate::Cache::ping)) reached Redis. True before the first operation (nothing has
     /// failed yet), and always true for the memory store.

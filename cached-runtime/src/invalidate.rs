@@ -34,7 +34,8 @@ pub async fn invalidate_after<R>(
     body: impl Future<Output = R>,
 ) -> R {
     let output = body.await;
-    if succeeded(&output) {
+    // A disabled cache holds nothing to delete.
+    if succeeded(&output) && !cache.is_disabled() {
         // In a task of its own: the change is made, so the invalidation must finish even if
         // this caller is cancelled now (it still waits for it, to read its own writes).
         let cache = cache.clone();
