@@ -78,6 +78,23 @@ async fn find_caching_none(cache: &Cache, calls: &Calls, id: u64) -> Option<u64>
     (id % 2 == 0).then_some(id * 10)
 }
 
+/// A lookup that can fail, find nothing, or find something: `Result<Option<T>, E>`.
+#[cache(key = "lookup:<id>", ttl = 60, fail_safe = true, stale = "1m", skip(cache, calls), cache = cache)]
+async fn lookup(cache: &Cache, calls: &Calls, id: u64) -> Result<Option<u64>, String> {
+    calls.hit();
+    match id {
+        0 => Err("database down".into()),
+        id if id % 2 == 0 => Ok(Some(id * 10)),
+        _ => Ok(None),
+    }
+}
+
+#[cache(key = "lookup_none:<id>", ttl = 60, cache_none = true, skip(cache, calls), cache = cache)]
+async fn lookup_caching_none(cache: &Cache, calls: &Calls, id: u64) -> Result<Option<u64>, String> {
+    calls.hit();
+    Ok((id % 2 == 0).then_some(id * 10))
+}
+
 // Two functions reading one key with different types: the second finds JSON that does not
 // fit its type (as after a schema change).
 #[cache(key = "shared:<id>", ttl = 60, skip(cache, calls), cache = cache)]
@@ -190,6 +207,24 @@ on_both_stores! {
         assert_eq!(find_caching_none(cache, &calls, 1).await, None);
         assert_eq!(find_caching_none(cache, &calls, 1).await, None);
         assert_eq!(calls.count(), 1, "cache_none = true caches None");
+    }
+
+    async fn result_of_option_caches_ok_some_only(cache: &Cache) {
+        // A "not found" is not remembered for the whole TTL: the row may be created next.
+        let calls = Calls::default();
+        assert_eq!(lookup(cache, &calls, 3).await, Ok(None));
+        assert_eq!(lookup(cache, &calls, 3).await, Ok(None));
+        assert_eq!(calls.count(), 2, "Ok(None) is not cached");
+        assert_eq!(lookup(cache, &calls, 4).await, Ok(Some(40)));
+        assert_eq!(lookup(cache, &calls, 4).await, Ok(Some(40)));
+        assert_eq!(calls.count(), 3, "Ok(Some) is");
+        assert!(lookup(cache, &calls, 0).await.is_err());
+        assert_eq!(calls.count(), 4);
+
+        let calls = Calls::default();
+        assert_eq!(lookup_caching_none(cache, &calls, 3).await, Ok(None));
+        assert_eq!(lookup_caching_none(cache, &calls, 3).await, Ok(None));
+        assert_eq!(calls.count(), 1, "cache_none = true caches Ok(None)");
     }
 
     async fn none_and_some_empty_are_distinct_keys(cache: &Cache) {

@@ -71,10 +71,14 @@ fn plan(function: &ItemFn, args: Option<CacheArgs>, errors: &mut Errors) -> Opti
 }
 
 /// Which part of the return value is stored, and its type: `cache_none` stores an `Option`
-/// whole.
+/// whole (for `Result<Option<T>, E>`, the `Ok` value whole).
 fn stored(return_type: &Type, cache_none: bool) -> (Shape, &Type) {
     match signature::return_shape(return_type) {
         (Shape::SomeOnly, _) if cache_none => (Shape::Whole, return_type),
+        (Shape::OkSomeOnly, value) if cache_none => (
+            Shape::OkOnly,
+            signature::ok_type(return_type).unwrap_or(value),
+        ),
         shape_and_value => shape_and_value,
     }
 }
@@ -122,6 +126,7 @@ fn generate(function: ItemFn, plan: Plan) -> TokenStream {
         Shape::Whole => quote!(Whole),
         Shape::OkOnly => quote!(OkOnly),
         Shape::SomeOnly => quote!(SomeOnly),
+        Shape::OkSomeOnly => quote!(OkSomeOnly),
     };
     let body = moved_body(signature::return_type(&sig), &block);
     let companion = key_fn::companion(&sig, &vis, &key);

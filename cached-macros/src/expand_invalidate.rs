@@ -10,7 +10,7 @@ use crate::errors::Errors;
 use crate::expand_common::{self, moved_body, templates};
 use crate::key_fn;
 use crate::key_spec::{KeySpec, Kind};
-use crate::signature::{self, Params, Shape};
+use crate::signature::{self, Params};
 use crate::validate;
 
 pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
@@ -43,8 +43,8 @@ fn plan(function: &ItemFn, args: Option<InvalidateArgs>, errors: &mut Errors) ->
         .collect();
     let patterns = templates(&args.patterns, Kind::Pattern, &params, errors);
     let tags = templates(&args.tags, Kind::Tag, &params, errors);
-    let on_ok_only = signature::return_type(sig)
-        .is_some_and(|ty| signature::return_shape(ty).0 == Shape::OkOnly);
+    let on_ok_only =
+        signature::return_type(sig).is_some_and(|ty| signature::return_shape(ty).0.is_result());
     Some(Plan {
         keys,
         calls,

@@ -73,6 +73,20 @@ pub(crate) enum Shape {
     OkOnly,
     /// `Option<T>`: `Some` only.
     SomeOnly,
+    /// `Result<Option<T>, E>`: `Ok(Some)` only (a "not found" is not cached for the TTL).
+    OkSomeOnly,
+}
+
+impl Shape {
+    /// Whether the function returns a `Result`, whose `Err` means "failed".
+    pub(crate) fn is_result(self) -> bool {
+        matches!(self, Shape::OkOnly | Shape::OkSomeOnly)
+    }
+
+    /// Whether a `None` can be returned, which `cache_none` would cache.
+    pub(crate) fn has_none(self) -> bool {
+        matches!(self, Shape::SomeOnly | Shape::OkSomeOnly)
+    }
 }
 
 /// The return type's shape and the type that is stored.
@@ -91,9 +105,21 @@ pub(crate) fn return_shape(ty: &Type) -> (Shape, &Type) {
         return (Shape::Whole, ty);
     };
     match first_type_argument(&last.arguments) {
+        Some(inner) if shape == Shape::OkOnly => match return_shape(inner) {
+            (Shape::SomeOnly, value) => (Shape::OkSomeOnly, value),
+            _ => (shape, inner),
+        },
         Some(inner) => (shape, inner),
         None => (Shape::Whole, ty),
     }
+}
+
+/// The `T` of `Result<T, E>` (or of `Option<T>`).
+pub(crate) fn ok_type(ty: &Type) -> Option<&Type> {
+    let Type::Path(path) = ty else {
+        return None;
+    };
+    first_type_argument(&path.path.segments.last()?.arguments)
 }
 
 fn first_type_argument(arguments: &PathArguments) -> Option<&Type> {

@@ -152,10 +152,10 @@ pub(crate) fn key_coverage(
 /// `#[cache]`: the options fit the return type's `shape` and each other.
 pub(crate) fn cache_options(args: &CacheArgs, shape: Shape, errors: &mut Errors) {
     if let Some(span) = args.cache_none {
-        if shape != Shape::SomeOnly {
+        if !shape.has_none() {
             errors.push(
                 span,
-                "`cache_none` applies only to functions returning `Option<T>`; remove it",
+                "`cache_none` applies only to functions returning `Option<T>` or `Result<Option<T>, E>`; remove it",
             );
         }
     }
@@ -166,7 +166,7 @@ pub(crate) fn cache_options(args: &CacheArgs, shape: Shape, errors: &mut Errors)
                 "`fail_safe` answers an error with the stale value, so it needs `stale = ..`; add `stale = \"5m\"` (how long an old value may still be served)",
             );
         }
-        if shape != Shape::OkOnly {
+        if !shape.is_result() {
             errors.push(
                 span,
                 "`fail_safe` replaces an `Err` with the stale value, so it needs a function returning `Result`; remove it",

@@ -142,7 +142,7 @@ where
     let output = body.await;
 
     let cacheable = S::cacheable(&output);
-    let failed = cacheable.is_none();
+    let failed = S::failed(&output);
     // Encoding costs about as much as a hit: skip it when nobody would read the bytes (no
     // followers, and nothing may be stored: Redis down, or another caller holds the lease).
     if let Some(value) = cacheable.filter(|_| leader.has_followers() || held.permit().may_store()) {

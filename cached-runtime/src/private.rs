@@ -9,8 +9,8 @@ pub use crate::global::global;
 pub use crate::invalidate::{Targets, always, invalidate_after, is_ok};
 pub use crate::key::KeyWriter;
 pub use crate::value::{
-    CacheValue, Copies, NotClone, OkOnly, Probe, Shape, SomeOnly, ValueCodec, ViaClone, Whole,
-    json_codec,
+    CacheValue, Copies, NotClone, OkOnly, OkSomeOnly, Probe, Shape, SomeOnly, ValueCodec, ViaClone,
+    Whole, json_codec,
 };
 pub use std::time::Duration;
 

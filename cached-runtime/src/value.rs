@@ -160,6 +160,10 @@ pub trait Shape<R> {
     fn cacheable(output: &R) -> Option<&Self::Value>;
     /// Rebuilds an output from a stored value.
     fn from_cached(value: Self::Value) -> R;
+    /// Whether `output` is a failure, which `fail_safe` may answer with the stale value.
+    fn failed(output: &R) -> bool {
+        Self::cacheable(output).is_none()
+    }
 }
 
 /// Any type, cached as is (also `Option<T>` with `cache_none = true`).
@@ -187,6 +191,25 @@ impl<T, E> Shape<Result<T, E>> for OkOnly {
     }
     fn from_cached(value: T) -> Result<T, E> {
         Ok(value)
+    }
+}
+
+/// `Result<Option<T>, E>`: only `Ok(Some(T))` is cached, so a "not found" is not remembered
+/// for the whole TTL (unless `cache_none = true`, which caches the `Ok` value whole).
+#[derive(Debug)]
+pub enum OkSomeOnly {}
+
+impl<T, E> Shape<Result<Option<T>, E>> for OkSomeOnly {
+    type Value = T;
+    fn cacheable(output: &Result<Option<T>, E>) -> Option<&T> {
+        output.as_ref().ok()?.as_ref()
+    }
+    fn from_cached(value: T) -> Result<Option<T>, E> {
+        Ok(Some(value))
+    }
+    /// `Ok(None)` is an answer ("not found"), not a failure.
+    fn failed(output: &Result<Option<T>, E>) -> bool {
+        output.is_err()
     }
 }
 
