@@ -22,8 +22,11 @@ use std::sync::Arc;
 /// A value that can be part of a cache key.
 ///
 /// Implemented for integers, `bool`, `char`, `str`, `String`, `Option<T>` and references and
-/// smart pointers to these. Floats are deliberately not key parts: `0.1 + 0.2` and `0.3` print
-/// differently, and `-0.0` equals `0.0`, so a float key would miss or collide silently.
+/// smart pointers to these; with the `uuid` feature for `uuid::Uuid`, and with the `chrono`
+/// feature for `NaiveDate`, `NaiveTime`, `NaiveDateTime` and `DateTime<Tz>` (in UTC).
+///
+/// Floats are deliberately not key parts: `0.1 + 0.2` and `0.3` print differently, and `-0.0`
+/// equals `0.0`, so a float key would miss or collide silently.
 ///
 /// Implement it for your own types by writing their identity through [`KeyWriter`]:
 ///
@@ -251,6 +254,44 @@ forwarding_key_parts! {
 impl KeyPart for Cow<'_, str> {
     fn write_key_part(&self, key: &mut KeyWriter) {
         key.write_str(self);
+    }
+}
+
+/// With the `uuid` feature: the hyphenated lower-case form,
+/// `67e55044-10b1-426f-9247-bb680e5fe0c8`.
+#[cfg(feature = "uuid")]
+impl KeyPart for uuid::Uuid {
+    fn write_key_part(&self, key: &mut KeyWriter) {
+        key.write_str(
+            self.hyphenated()
+                .encode_lower(&mut uuid::Uuid::encode_buffer()),
+        );
+    }
+}
+
+/// With the `chrono` feature: dates and times as they display (`2026-11-22`,
+/// `2026-11-22 04:43:59.123`, its `:` escaped like any value's).
+#[cfg(feature = "chrono")]
+mod chrono_key_parts {
+    use super::{KeyPart, KeyWriter};
+
+    macro_rules! displayed_key_parts {
+        ($($t:ty)*) => {$(
+            impl KeyPart for $t {
+                fn write_key_part(&self, key: &mut KeyWriter) {
+                    key.write_display(self);
+                }
+            }
+        )*};
+    }
+    displayed_key_parts!(chrono::NaiveDate chrono::NaiveTime chrono::NaiveDateTime);
+
+    /// An instant, written in UTC: the same instant in two time zones is one key (they are
+    /// equal `DateTime`s).
+    impl<Tz: chrono::TimeZone> KeyPart for chrono::DateTime<Tz> {
+        fn write_key_part(&self, key: &mut KeyWriter) {
+            self.naive_utc().write_key_part(key);
+        }
     }
 }
 
