@@ -39,7 +39,7 @@ pub async fn invalidate_after<R>(
         // In a task of its own: the change is made, so the invalidation must finish even if
         // this caller is cancelled now (it still waits for it, to read its own writes).
         let cache = cache.clone();
-        let deletion = tokio::spawn(async move { delete(&cache, &targets).await });
+        let deletion = tokio::spawn(async move { delete(&cache, targets).await });
         let _ = deletion.await;
     }
     output
@@ -55,27 +55,39 @@ pub fn always<R>(_: &R) -> bool {
     true
 }
 
-/// Deletes the targets; counts the keys deleted in `invalidated`. What cannot be deleted now
-/// is kept and delivered later (see `pending`).
-async fn delete(cache: &Cache, targets: &Targets) {
+/// Deletes the targets. What cannot be deleted now is kept and delivered later (see
+/// `pending`).
+async fn delete(cache: &Cache, targets: Targets) {
     // Calls that start from now on must not join a flight that started before.
     cache
         .flights()
         .invalidated(&targets.keys, &targets.patterns, &targets.tags);
-    let all = std::iter::once(Target::Keys(targets.keys.clone()))
-        .chain(targets.patterns.iter().cloned().map(Target::Pattern))
-        .chain(targets.tags.iter().cloned().map(Target::Tag));
+    let Targets {
+        keys,
+        patterns,
+        tags,
+    } = targets;
+    let all = std::iter::once(Target::Keys(keys))
+        .chain(patterns.into_iter().map(Target::Pattern))
+        .chain(tags.into_iter().map(Target::Tag));
     let mut kept = 0;
     for target in all {
-        match cache.store().delete(target).await {
-            Ok(deleted) => count_deleted(cache, deleted),
-            Err(left) => kept += keep(cache, left),
+        if let Err(left) = delete_now(cache, target).await {
+            kept += keep(cache, left);
         }
     }
     if kept > 0 {
         cache.fail_open().invalidation_kept(kept);
         deliver_pending(cache);
     }
+}
+
+/// Deletes one target and counts the keys that went in `invalidated`; returns what is left
+/// when the store failed part way.
+async fn delete_now(cache: &Cache, target: Target) -> Result<(), Target> {
+    let deleted = cache.store().delete(target).await?;
+    cache.counters().invalidated.fetch_add(deleted, Relaxed);
+    Ok(())
 }
 
 /// Keeps an undelivered target; returns how many keys, patterns or tags it held.
@@ -125,12 +137,10 @@ impl Delivery {
         let cache = &self.cache;
         let pending = cache.pending();
         for target in pending.take() {
-            match cache.store().delete(target.clone()).await {
-                Ok(deleted) => {
-                    count_deleted(cache, deleted);
-                    pending.delivered(&target);
-                }
-                Err(left) => pending.failed(&target, left),
+            let size = target.size();
+            match delete_now(cache, target).await {
+                Ok(()) => pending.delivered(size),
+                Err(left) => pending.failed(size, left),
             }
         }
         if !pending.holds_any() {
@@ -157,8 +167,4 @@ impl Drop for Delivery {
             self.cache.pending().stop_delivery();
         }
     }
-}
-
-fn count_deleted(cache: &Cache, deleted: u64) {
-    cache.counters().invalidated.fetch_add(deleted, Relaxed);
 }

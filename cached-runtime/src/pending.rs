@@ -76,17 +76,18 @@ impl Pending {
         std::mem::take(&mut *self.lock())
     }
 
-    pub(crate) fn delivered(&self, target: &Target) {
-        self.held.fetch_sub(target.size(), SeqCst);
+    /// A taken target of `size` keys, patterns or tags was delivered.
+    pub(crate) fn delivered(&self, size: u64) {
+        self.held.fetch_sub(size, SeqCst);
     }
 
-    /// Puts back what is left of `target` (kept first, so `held` never drops to zero while
+    /// Puts back what is left of a taken target of `size` (kept first, so `held` never drops to zero while
     /// something is undelivered).
-    pub(crate) fn failed(&self, target: &Target, left: Target) {
-        let size = left.size();
+    pub(crate) fn failed(&self, size: u64, left: Target) {
+        let left_size = left.size();
         self.lock().push(left);
-        self.held.fetch_add(size, SeqCst);
-        self.held.fetch_sub(target.size(), SeqCst);
+        self.held.fetch_add(left_size, SeqCst);
+        self.held.fetch_sub(size, SeqCst);
     }
 
     /// Claims the right to run the delivery task; false if one runs already.
@@ -122,8 +123,8 @@ mod tests {
         assert_eq!(pending.held(), 4);
         let taken = pending.take();
         assert_eq!(pending.held(), 4, "still held while being tried");
-        pending.delivered(&taken[1]);
-        pending.failed(&taken[0], keys(2));
+        pending.delivered(taken[1].size());
+        pending.failed(taken[0].size(), keys(2));
         assert_eq!(pending.held(), 2);
         assert_eq!(pending.take(), [keys(2)]);
         assert!(!pending.keep(keys(BOUND as usize)), "past the bound");

@@ -26,7 +26,7 @@ pub(crate) enum Read {
 }
 
 /// What an invalidation deletes.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Target {
     /// Exact keys.
     Keys(Vec<String>),
