@@ -1,5 +1,5 @@
 //! The main example: an expensive lookup cached, a miss and a hit with their timings, an
-//! invalidation, and the cache's counters.
+//! invalidation, a write-through, the programmatic API once, and the cache's counters.
 //!
 //! ```text
 //! cargo run --example quickstart                              # in-process memory store
@@ -8,7 +8,7 @@
 
 use std::time::{Duration, Instant};
 
-use redcache::{cache, invalidate};
+use redcache::{cache, cache_put, invalidate, key};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -41,6 +41,12 @@ async fn rename_user(id: u64, name: String) -> Result<(), NotFound> {
     Ok(())
 }
 
+/// Changes a user and writes the new value through, so the next read is a hit.
+#[cache_put(get_user(id))]
+async fn rename_user_through(id: u64, name: String) -> Result<User, NotFound> {
+    Ok(User { id, name }) // a real application would write to its database here
+}
+
 async fn timed(label: &str, id: u64) {
     let start = Instant::now();
     let user = get_user(id).await;
@@ -64,8 +70,19 @@ async fn main() {
     timed("after invalidation (miss)", 42).await;
     timed("again (hit)", 42).await;
     timed("error (never cached)", 0).await;
+    rename_user_through(42, "Grace".into())
+        .await
+        .expect("rename");
+    println!("wrote quickstart:user:42 through");
+    timed("after write-through (hit)", 42).await;
 
-    let stats = redcache::global().stats();
+    // The same entry from plain code: `key!` builds the key as the macro does.
+    let cache = redcache::global();
+    let id = 42;
+    let user: Option<User> = cache.get(&key!("quickstart:user:<id>")).await;
+    println!("Cache::get of the entry       {user:?}");
+
+    let stats = cache.stats();
     println!(
         "stats: {} hits, {} misses, {} errors, {} writes, {} invalidated",
         stats.hits, stats.misses, stats.errors, stats.writes, stats.invalidated

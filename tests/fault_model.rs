@@ -11,6 +11,10 @@
 //!
 //! * Standalone: cache A reaches Redis through the fault proxy, cache B directly, so a proxy
 //!   fault cuts one process off while the other goes on.
+//! * Standalone with near caches: the same, both caches with `near_cache`, reading through an
+//!   untagged function (tagged entries never go to L1), so writes invalidate by key or by
+//!   pattern. The grace window is [`NEAR_GRACE`]: a connection that goes silent without
+//!   closing is caught by the near cache's heartbeat within 2 s (the documented bound).
 //! * Cluster (three masters): both caches reach the cluster directly and each server fault
 //!   hits one master picked at random. There is no proxy: the cluster client learns every
 //!   node's own address from `CLUSTER SLOTS` and would bypass it.
@@ -86,6 +90,9 @@ const BREAKER_COOLDOWN_MS: u64 = 500;
 /// covers scheduling on a loaded two-core machine. During the fault itself a stale read is
 /// forgiven too: a cache cut off from Redis cannot delete anything there.
 const GRACE: Duration = Duration::from_millis(OP_TIMEOUT_MS + BREAKER_COOLDOWN_MS + 200);
+/// With near caches: the heartbeat's window (500 ms interval, 1.5 s deadline) plus 200 ms of
+/// scheduling; it also covers [`GRACE`].
+const NEAR_GRACE: Duration = Duration::from_millis(500 + 1500 + 200);
 /// After the last fault the tasks go on this long, so that every run ends with reads that
 /// are all checked strictly.
 const QUIET_TAIL: Duration = Duration::from_secs(2);
@@ -117,6 +124,22 @@ async fn standalone_never_serves_stale_values_under_faults() {
     let a = build(Cache::builder().url(proxy.url()));
     let b = build(Cache::builder().url(server.url()));
     run("standalone", Target::Standalone { server, proxy }, a, b).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn standalone_with_near_caches_never_serves_stale_values_under_faults() {
+    let _alone = ONE_AT_A_TIME.lock().await;
+    let server = RedisServer::start_with(SERVER_ARGS);
+    let proxy = Proxy::start(server.port());
+    let a = build(Cache::builder().url(proxy.url()).near_cache(1000));
+    let b = build(Cache::builder().url(server.url()).near_cache(1000));
+    run(
+        "standalone, near",
+        Target::Standalone { server, proxy },
+        a,
+        b,
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -171,6 +194,20 @@ fn group_of(id: u64) -> u64 {
 
 #[cache(key = "fm:item:<group>:<id>", ttl = 60, tags = ["fm:group:<group>"], skip(cache, source), cache = cache)]
 async fn read_item(
+    cache: &Cache,
+    source: &Source,
+    group: u64,
+    id: u64,
+) -> Result<Item, SourceError> {
+    Ok(Item {
+        id,
+        version: source.read(id),
+    })
+}
+
+/// The same entries without tags, for the near caches (tagged entries never go to L1).
+#[cache(key = "fm:item:<group>:<id>", ttl = 60, skip(cache, source), cache = cache)]
+async fn read_item_untagged(
     cache: &Cache,
     source: &Source,
     group: u64,
@@ -318,6 +355,8 @@ struct World {
     model: Model,
     faults: FaultLog,
     stop: AtomicBool,
+    /// Near caches: reads go through the untagged function, no tag writes, `NEAR_GRACE`.
+    near: bool,
 }
 
 impl World {
@@ -326,6 +365,11 @@ impl World {
             Process::A => &self.a,
             Process::B => &self.b,
         }
+    }
+
+    /// How long after a fault a stale read is forgiven.
+    fn grace(&self) -> Duration {
+        if self.near { NEAR_GRACE } else { GRACE }
     }
 
     /// `at` as seconds since the run started.
@@ -347,6 +391,7 @@ async fn run(variant: &str, target: Target, a: Cache, b: Cache) {
         model: Model::default(),
         faults: FaultLog::default(),
         stop: AtomicBool::new(false),
+        near: variant.contains("near"),
     });
     let mut rng = Rng::new(settings.seed);
     let workers: Vec<_> = (0..TASKS)
@@ -380,7 +425,7 @@ async fn run(variant: &str, target: Target, a: Cache, b: Cache) {
     assert!(
         tally.stale.count == 0 && tally.wrong.count == 0 && tally.errors.count == 0,
         "{}",
-        failure(&label, &tally)
+        failure(&label, &tally, world.grace())
     );
     drop(target);
 }
@@ -466,6 +511,8 @@ async fn worker(world: Arc<World>, mut rng: Rng) -> Tally {
             0..96 => None,
             96..98 => Some(Invalidation::Key),
             98 => Some(Invalidation::Pattern),
+            // Untagged entries (near caches): a tag would delete none of them.
+            _ if world.near => Some(Invalidation::Key),
             _ => Some(Invalidation::Tag),
         };
         match how {
@@ -513,7 +560,7 @@ async fn read(world: &World, tally: &mut Tally, process: Process, id: u64) {
     let Some(expected) = expected.filter(|written| item.version < written.version) else {
         return;
     };
-    if world.faults.forgives(started, GRACE) {
+    if world.faults.forgives(started, world.grace()) {
         tally.stale_forgiven += 1;
         return;
     }
@@ -545,7 +592,14 @@ async fn read(world: &World, tally: &mut Tally, process: Process, id: u64) {
 
 /// Reads `id` through the cached function; `Err` says how the call failed.
 async fn call_read(world: &World, process: Process, id: u64) -> Result<Item, String> {
-    let call = read_item(world.cache(process), &world.source, group_of(id), id);
+    let (cache, source) = (world.cache(process), &world.source);
+    let call = async {
+        if world.near {
+            read_item_untagged(cache, source, group_of(id), id).await
+        } else {
+            read_item(cache, source, group_of(id), id).await
+        }
+    };
     match tokio::time::timeout(HANG, call).await {
         Ok(Ok(item)) => Ok(item),
         Ok(Err(SourceError)) => Err("returned Err".to_owned()),
@@ -685,9 +739,9 @@ fn summary(world: &World, tally: &Tally, rss_at_start: &str) -> String {
     .join("\n")
 }
 
-fn failure(label: &str, tally: &Tally) -> String {
+fn failure(label: &str, tally: &Tally, grace: Duration) -> String {
     let mut message = format!(
-        "{label}: {} stale reads outside the grace window ({GRACE:?}), {} wrong values, {} \
+        "{label}: {} stale reads outside the grace window ({grace:?}), {} wrong values, {} \
          errors surfaced",
         tally.stale.count, tally.wrong.count, tally.errors.count
     );

@@ -41,6 +41,20 @@ async fn angle_brackets(cache: &Cache, id: u8) -> u8 {
     id
 }
 
+/// Durations from `const`s (SPEC §12): `u64` seconds and `Duration`.
+const PROFILE_TTL: u64 = 1800;
+const PROFILE_STALE: std::time::Duration = std::time::Duration::from_secs(600);
+
+#[cache(key = "profile:<id>", ttl = PROFILE_TTL, skip(cache), cache = cache)]
+async fn profile(cache: &Cache, id: u64) -> u64 {
+    id
+}
+
+#[cache(key = "stale_profile:<id>", ttl = PROFILE_TTL, stale = PROFILE_STALE, skip(cache), cache = cache)]
+async fn stale_profile(cache: &Cache, id: u64) -> u64 {
+    id
+}
+
 fn keys(server: &RedisServer) -> Vec<String> {
     let mut keys: Vec<String> = server.client().keys("*").unwrap();
     keys.sort();
@@ -59,6 +73,21 @@ async fn key_value_and_ttl_are_what_an_operator_expects() {
     assert_eq!(stored, b"rc1\n\"user 42\"");
     let ttl: i64 = redis.pttl("user:42").unwrap();
     assert!((3_590_000..=3_600_000).contains(&ttl), "PTTL {ttl}");
+}
+
+#[tokio::test]
+async fn a_ttl_from_a_const_is_the_keys_ttl() {
+    let server = RedisServer::start();
+    let cache = server.cache();
+    profile(&cache, 1).await;
+    stale_profile(&cache, 1).await;
+
+    let mut redis = server.client();
+    let ttl: i64 = redis.pttl("profile:1").unwrap();
+    assert!((1_790_000..=1_800_000).contains(&ttl), "PTTL {ttl}");
+    // With `stale`, the key lives `ttl + stale`.
+    let ttl: i64 = redis.pttl("stale_profile:1").unwrap();
+    assert!((2_390_000..=2_400_000).contains(&ttl), "PTTL {ttl}");
 }
 
 #[tokio::test]

@@ -1,4 +1,5 @@
-//! A loop of memory-store hits, for profiling (`perf record`): not a benchmark.
+//! A loop of memory-store hits, for profiling (`perf record`, `valgrind --tool=callgrind`):
+//! not a benchmark. The number of hits is the first argument (5,000,000 if none).
 use std::sync::LazyLock;
 
 use redcache::{Cache, cache};
@@ -26,7 +27,10 @@ async fn profile(id: u64) -> Result<Profile, String> {
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
-    for i in 0..5_000_000u64 {
+    let hits: u64 = std::env::args()
+        .nth(1)
+        .map_or(5_000_000, |n| n.parse().expect("a number of hits"));
+    for i in 0..hits {
         std::hint::black_box(profile(i % 1000).await.expect("ok"));
     }
 }

@@ -10,7 +10,7 @@ use syn::parse::{Parse, ParseStream};
 use syn::punctuated::Punctuated;
 use syn::{Expr, ExprLit, Ident, Lit, LitBool, LitStr, Token};
 
-use crate::duration::{parse_millis, parse_percent};
+use crate::duration::{Millis, parse_millis, parse_percent};
 use crate::errors::Errors;
 use crate::suggest::did_you_mean;
 
@@ -144,16 +144,18 @@ impl<T> Once<T> {
 /// The arguments of `#[cache(..)]`.
 pub(crate) struct CacheArgs {
     pub(crate) key: Option<LitStr>,
-    /// Milliseconds; `None` when `ttl` was missing or invalid (already reported).
-    pub(crate) ttl_millis: Option<u64>,
+    /// `None` when `ttl` was missing or invalid (already reported).
+    pub(crate) ttl: Option<Millis>,
     pub(crate) skip: Vec<Ident>,
     /// Where `cache_none = true` was written, if it was (likewise for the other flags).
     pub(crate) cache_none: Option<Span>,
     pub(crate) cache: Option<Expr>,
-    pub(crate) stale_millis: Option<u64>,
+    pub(crate) stale: Option<Millis>,
     pub(crate) fail_safe: Option<Span>,
     pub(crate) jitter_percent: Option<u8>,
     pub(crate) lock: Option<Span>,
+    /// Where `near = false` was written, if it was.
+    pub(crate) no_near: Option<Span>,
     pub(crate) tags: Vec<LitStr>,
 }
 
@@ -167,11 +169,30 @@ const CACHE_ARGS: &[&str] = &[
     "fail_safe",
     "jitter",
     "lock",
+    "near",
     "tags",
 ];
 
 impl MacroArgs for CacheArgs {
     fn from_raw(raw: RawArgs, errors: &mut Errors) -> CacheArgs {
+        CacheArgs::read(raw, "cache", CACHE_ARGS, errors)
+    }
+}
+
+/// The arguments of `#[cache_batch(..)]`: those of `#[cache]` that apply to a batch.
+pub(crate) struct BatchArgs(pub(crate) CacheArgs);
+
+const BATCH_ARGS: &[&str] = &["key", "ttl", "skip", "cache", "jitter", "tags", "near"];
+
+impl MacroArgs for BatchArgs {
+    fn from_raw(raw: RawArgs, errors: &mut Errors) -> BatchArgs {
+        BatchArgs(CacheArgs::read(raw, "cache_batch", BATCH_ARGS, errors))
+    }
+}
+
+impl CacheArgs {
+    /// Reads the arguments `known` to `#[attribute]`; any other is reported.
+    fn read(raw: RawArgs, attribute: &str, known: &[&str], errors: &mut Errors) -> CacheArgs {
         let mut key = Once::default();
         let mut ttl = Once::default();
         let mut skip = Once::default();
@@ -181,9 +202,15 @@ impl MacroArgs for CacheArgs {
         let mut fail_safe = Once::default();
         let mut jitter = Once::default();
         let mut lock = Once::default();
+        let mut near = Once::default();
         let mut tags = Once::default();
         for arg in &raw.0 {
-            match arg.name.to_string().as_str() {
+            let name = arg.name.to_string();
+            if !known.contains(&name.as_str()) {
+                unknown_argument(&arg.name, attribute, known, errors);
+                continue;
+            }
+            match name.as_str() {
                 "key" => key.read(arg, errors, expect_str),
                 "ttl" => ttl.read(arg, errors, expect_duration),
                 "skip" => skip.read(arg, errors, expect_ident_list),
@@ -195,8 +222,9 @@ impl MacroArgs for CacheArgs {
                     parse_percent(expect_expr(arg, "jitter = \"10%\"`", errors)?, errors)
                 }),
                 "lock" => lock.read(arg, errors, expect_bool),
+                "near" => near.read(arg, errors, expect_bool),
                 "tags" => tags.read(arg, errors, expect_str_array),
-                _ => unknown_argument(&arg.name, "cache", CACHE_ARGS, errors),
+                _ => unreachable!("every known argument is read"),
             }
         }
         if !ttl.given {
@@ -208,14 +236,18 @@ impl MacroArgs for CacheArgs {
         let set = |flag: Option<LitBool>| flag.filter(|flag| flag.value).map(|flag| flag.span);
         CacheArgs {
             key: key.value,
-            ttl_millis: ttl.value,
+            ttl: ttl.value,
             skip: skip.value.unwrap_or_default(),
             cache_none: set(cache_none.value),
             cache: cache.value,
-            stale_millis: stale.value,
+            stale: stale.value,
             fail_safe: set(fail_safe.value),
             jitter_percent: jitter.value,
             lock: set(lock.value),
+            no_near: near
+                .value
+                .filter(|flag: &LitBool| !flag.value)
+                .map(|flag| flag.span),
             tags: tags.value.unwrap_or_default(),
         }
     }
@@ -269,6 +301,45 @@ impl MacroArgs for InvalidateArgs {
     }
 }
 
+/// The argument of `#[cache_put(..)]`: the call of a `#[cache]` function whose entry the
+/// returned value becomes.
+pub(crate) struct PutArgs {
+    /// `None` when it was missing or not a call (reported).
+    pub(crate) call: Option<Expr>,
+}
+
+impl MacroArgs for PutArgs {
+    fn from_raw(raw: RawArgs, errors: &mut Errors) -> PutArgs {
+        let mut calls = raw.0.into_iter().map(|arg| match arg.value {
+            RawValue::Call(call) => Ok(call),
+            _ => Err(arg.name),
+        });
+        let expected = "expected the call of a `#[cache]` function whose entry to write, such as `#[cache_put(get_user(user_id))]`";
+        let call = match calls.next() {
+            None => {
+                errors.push(Span::call_site(), expected);
+                return PutArgs { call: None };
+            }
+            Some(Err(name)) => {
+                errors.push(name.span(), expected);
+                return PutArgs { call: None };
+            }
+            Some(Ok(call)) => call,
+        };
+        if let Some(extra) = calls.next() {
+            let span = match &extra {
+                Ok(call) => syn::spanned::Spanned::span(call),
+                Err(name) => name.span(),
+            };
+            errors.push(
+                span,
+                "`#[cache_put]` writes one entry; give one call, and write other entries with `Cache::set` or invalidate them with `#[invalidate]`",
+            );
+        }
+        PutArgs { call: Some(call) }
+    }
+}
+
 fn unknown_argument(name: &Ident, attribute: &str, known: &[&str], errors: &mut Errors) {
     let list = known
         .iter()
@@ -298,7 +369,7 @@ fn expect_expr<'a>(arg: &'a RawArg, example: &str, errors: &mut Errors) -> Optio
     }
 }
 
-fn expect_duration(arg: &RawArg, errors: &mut Errors) -> Option<u64> {
+fn expect_duration(arg: &RawArg, errors: &mut Errors) -> Option<Millis> {
     let example = format!("{} = 3600` or `{} = \"1h\"", arg.name, arg.name);
     parse_millis(
         &arg.name.to_string(),

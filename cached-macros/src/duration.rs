@@ -1,7 +1,15 @@
-//! Durations in arguments (`ttl = 3600`, `stale = "5m"`) and `jitter = "10%"`: checked and
-//! turned into numbers at compile time.
+//! Durations in arguments (`ttl = 3600`, `stale = "5m"`, `ttl = USER_TTL`) and
+//! `jitter = "10%"`: checked and turned into numbers at compile time.
+//!
+//! A literal is checked here. A path to a `const` cannot be (its value is the compiler's),
+//! so it becomes a `const` item in the expansion that converts it (`u64` seconds or
+//! `Duration`; any other type is a trait error at the path) and panics at compile time,
+//! spanned at the path, when it is zero or too large.
 
-use syn::{Expr, ExprLit, ExprUnary, Lit, UnOp};
+use proc_macro2::{Span, TokenStream};
+use quote::{format_ident, quote_spanned};
+use syn::spanned::Spanned;
+use syn::{Expr, ExprLit, ExprPath, ExprUnary, Lit, UnOp};
 
 use crate::errors::Errors;
 
@@ -9,10 +17,64 @@ use crate::errors::Errors;
 /// expiry (milliseconds from now as a signed 64-bit number), so nothing would ever be cached.
 const MAX_MILLIS: u64 = 36_500 * 86_400_000;
 
-const FORMS: &str = "use whole seconds (`3600`) or a duration string: `\"500ms\"`, `\"90s\"`, `\"10m\"`, `\"1h\"`, `\"7d\"`";
+const FORMS: &str = "use whole seconds (`3600`), a duration string (`\"500ms\"`, `\"90s\"`, `\"10m\"`, `\"1h\"`, `\"7d\"`) or a path to a `const` of type `u64` (seconds) or `std::time::Duration`";
 
-/// Parses the value of the duration argument `name`, in milliseconds.
-pub(crate) fn parse_millis(name: &str, expr: &Expr, errors: &mut Errors) -> Option<u64> {
+/// A duration argument: a literal, checked, or a path to a `const`, checked by the compiler.
+#[derive(Clone)]
+pub(crate) enum Millis {
+    Literal(u64),
+    Const(ExprPath),
+}
+
+impl Millis {
+    /// The milliseconds, as an expression. A `const` is converted (and, if `checked`, checked
+    /// in a `const` item: zero and too large are compile errors, spanned at the path).
+    pub(crate) fn value(&self, name: &str, checked: bool) -> TokenStream {
+        let path = match self {
+            Millis::Literal(millis) => return quote::quote!(#millis),
+            Millis::Const(path) => path,
+        };
+        let span = path.span();
+        let millis = quote_spanned! {span=>
+            {
+                #[allow(unused_imports)]
+                use ::redcache::__private::DurationFallback as _;
+                ::redcache::__private::AsMillis(#path).millis()
+            }
+        };
+        if !checked {
+            return millis;
+        }
+        let item = const_ident(name, span);
+        let zero = format!("`{name}` must be greater than zero; {}", if_zero(name));
+        let large = format!("`{name}` is too large; the longest is 100 years (`\"36500d\"`)");
+        quote_spanned! {span=>
+            {
+                const #item: u64 = {
+                    let millis = #millis;
+                    if millis == 0 {
+                        ::core::panic!(#zero);
+                    }
+                    if millis > #MAX_MILLIS {
+                        ::core::panic!(#large);
+                    }
+                    millis
+                };
+                #item
+            }
+        }
+    }
+}
+
+fn const_ident(name: &str, span: Span) -> syn::Ident {
+    format_ident!("__REDCACHE_{}_MS", name.to_uppercase(), span = span)
+}
+
+/// Parses the value of the duration argument `name`.
+pub(crate) fn parse_millis(name: &str, expr: &Expr, errors: &mut Errors) -> Option<Millis> {
+    if let Expr::Path(path) = expr {
+        return Some(Millis::Const(path.clone()));
+    }
     let (millis, span) = match expr {
         Expr::Lit(ExprLit {
             lit: Lit::Int(int), ..
@@ -52,7 +114,10 @@ pub(crate) fn parse_millis(name: &str, expr: &Expr, errors: &mut Errors) -> Opti
             return None;
         }
         other => {
-            errors.push_spanned(other, format!("`{name}` takes a literal: {FORMS}"));
+            errors.push_spanned(
+                other,
+                format!("`{name}` takes a literal or a path: {FORMS}"),
+            );
             return None;
         }
     };
@@ -64,7 +129,7 @@ pub(crate) fn parse_millis(name: &str, expr: &Expr, errors: &mut Errors) -> Opti
             );
             None
         }
-        Some(millis) if millis <= MAX_MILLIS => Some(millis),
+        Some(millis) if millis <= MAX_MILLIS => Some(Millis::Literal(millis)),
         _ => {
             errors.push(
                 span,

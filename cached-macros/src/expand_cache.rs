@@ -7,8 +7,9 @@ use syn::spanned::Spanned;
 use syn::{Expr, ItemFn, Type};
 
 use crate::args::CacheArgs;
+use crate::duration::Millis;
 use crate::errors::Errors;
-use crate::expand_common::{self, moved_body, templates};
+use crate::expand_common::{self, cache_binding, moved_body, templates};
 use crate::key_fn;
 use crate::key_spec::{KeySpec, Kind};
 use crate::signature::{self, Params, Shape};
@@ -31,18 +32,19 @@ struct Plan {
 }
 
 /// The ttl and the resilience options of every call.
-struct CallOptions {
-    ttl_millis: u64,
-    stale_millis: Option<u64>,
-    jitter_percent: Option<u8>,
-    fail_safe: bool,
-    lock: bool,
+pub(crate) struct CallOptions {
+    pub(crate) ttl: Millis,
+    pub(crate) stale: Option<Millis>,
+    pub(crate) jitter_percent: Option<u8>,
+    pub(crate) fail_safe: bool,
+    pub(crate) lock: bool,
+    pub(crate) near: bool,
 }
 
 fn plan(function: &ItemFn, args: Option<CacheArgs>, errors: &mut Errors) -> Option<Plan> {
     let sig = &function.sig;
     validate::is_async(sig, "cache", errors);
-    let return_type = validate::stored_return_type(sig, errors);
+    let return_type = validate::stored_return_type(sig, "cache", errors);
     let args = args?;
     let params = Params::of(sig);
     validate::params_named(&params, errors);
@@ -58,11 +60,12 @@ fn plan(function: &ItemFn, args: Option<CacheArgs>, errors: &mut Errors) -> Opti
         key: key?,
         tags,
         options: CallOptions {
-            ttl_millis: args.ttl_millis?,
-            stale_millis: args.stale_millis,
+            ttl: args.ttl?,
+            stale: args.stale,
             jitter_percent: args.jitter_percent,
             fail_safe: args.fail_safe.is_some(),
             lock: args.lock.is_some(),
+            near: args.no_near.is_none(),
         },
         shape,
         value_type: value_type.clone(),
@@ -72,7 +75,7 @@ fn plan(function: &ItemFn, args: Option<CacheArgs>, errors: &mut Errors) -> Opti
 
 /// Which part of the return value is stored, and its type: `cache_none` stores an `Option`
 /// whole (for `Result<Option<T>, E>`, the `Ok` value whole).
-fn stored(return_type: &Type, cache_none: bool) -> (Shape, &Type) {
+pub(crate) fn stored(return_type: &Type, cache_none: bool) -> (Shape, &Type) {
     match signature::return_shape(return_type) {
         (Shape::SomeOnly, _) if cache_none => (Shape::Whole, return_type),
         (Shape::OkSomeOnly, value) if cache_none => (
@@ -122,30 +125,46 @@ fn generate(function: ItemFn, plan: Plan) -> TokenStream {
         value_type,
         cache,
     } = plan;
-    let shape = match shape {
-        Shape::Whole => quote!(Whole),
-        Shape::OkOnly => quote!(OkOnly),
-        Shape::SomeOnly => quote!(SomeOnly),
-        Shape::OkSomeOnly => quote!(OkSomeOnly),
-    };
+    let shape = shape_type(shape);
     let body = moved_body(signature::return_type(&sig), &block);
-    let companion = key_fn::companion(&sig, &vis, &key);
+    let cache = cache_binding(cache.as_ref());
+    let built_key = key.render_built();
     let key = key.render();
-    let tags = tags.iter().map(KeySpec::render);
+    let tags = tags.iter().map(KeySpec::render).collect::<Vec<_>>();
+    let unchecked = options.render_unchecked();
     let options = options.render();
+    let companion = key_fn::companion(
+        &sig,
+        &vis,
+        &value_type,
+        quote! {
+            #cache
+            ::redcache::__private::EntryRef::new(
+                __redcache_cache,
+                #key,
+                ::std::vec![#(#tags),*],
+                #unchecked,
+            )
+        },
+    );
+    let name = syn::ext::IdentExt::unraw(&sig.ident).to_string();
     let codec = codec(&value_type);
     let function = expand_common::function(
         attrs,
         &vis,
         &sig,
-        cache.as_ref(),
         quote! {
-            let __redcache_key: ::std::string::String = #key;
-            ::redcache::__private::get_or_compute::<::redcache::__private::#shape, _>(
+            #cache
+            // The function, for its own counters (`Cache::function_stats`); one per function,
+            // shared by a generic function's instances.
+            static __REDCACHE_SITE: ::redcache::__private::CallSite =
+                ::redcache::__private::CallSite::new(::core::concat!(::core::module_path!(), "::", #name));
+            let __redcache_key = #built_key;
+            ::redcache::__private::get_or_compute::<#shape, _>(
                 __redcache_cache,
                 __redcache_key,
                 ::std::vec![#(#tags),*],
-                #options,
+                #options.function(&__REDCACHE_SITE),
                 #codec,
                 #body,
             )
@@ -155,12 +174,35 @@ fn generate(function: ItemFn, plan: Plan) -> TokenStream {
     quote!(#companion #function)
 }
 
+/// The runtime's `Shape` type for a shape.
+pub(crate) fn shape_type(shape: Shape) -> TokenStream {
+    match shape {
+        Shape::Whole => quote!(::redcache::__private::Whole),
+        Shape::OkOnly => quote!(::redcache::__private::OkOnly),
+        Shape::SomeOnly => quote!(::redcache::__private::SomeOnly),
+        Shape::OkSomeOnly => quote!(::redcache::__private::OkSomeOnly),
+    }
+}
+
 impl CallOptions {
-    /// A `CallOptions` expression.
-    fn render(&self) -> TokenStream {
-        let ttl = self.ttl_millis;
+    /// A `CallOptions` expression; a duration given as a path to a `const` is checked at
+    /// compile time where it is written.
+    pub(crate) fn render(&self) -> TokenStream {
+        self.render_checked(true)
+    }
+
+    /// A `CallOptions` expression whose `const` durations are not checked again (the
+    /// function's own expression checks them; a second check would report each mistake
+    /// twice).
+    pub(crate) fn render_unchecked(&self) -> TokenStream {
+        self.render_checked(false)
+    }
+
+    fn render_checked(&self, checked: bool) -> TokenStream {
+        let ttl = self.ttl.value("ttl", checked);
         let mut options = quote!(::redcache::__private::CallOptions::new(#ttl));
-        if let Some(stale) = self.stale_millis {
+        if let Some(stale) = &self.stale {
+            let stale = stale.value("stale", checked);
             options.extend(quote!(.stale(#stale)));
         }
         if let Some(percent) = self.jitter_percent {
@@ -172,12 +214,15 @@ impl CallOptions {
         if self.lock {
             options.extend(quote!(.lock()));
         }
+        if !self.near {
+            options.extend(quote!(.no_near()));
+        }
         options
     }
 }
 
 /// The `ValueCodec` for the stored type.
-fn codec(value_type: &Type) -> TokenStream {
+pub(crate) fn codec(value_type: &Type) -> TokenStream {
     // The only place that requires `Serialize + DeserializeOwned`, spanned at the stored type
     // so that a type without them is reported on the user's return type.
     let json_codec =

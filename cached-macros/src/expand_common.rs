@@ -63,8 +63,7 @@ pub(crate) fn templates(
 }
 
 /// The generated function: the user's attributes, visibility and signature, verbatim, around
-/// `statements`, which find the cache to use (`cache = EXPR`, anything that coerces to
-/// `&Cache`, or the global one) in `__redcache_cache`.
+/// `statements`.
 ///
 /// Inner attributes written at the top of the body (`#![allow(..)]`) are lifted onto the
 /// function: they apply to all of it, and the body is moved into an `async move` block, where
@@ -73,32 +72,46 @@ pub(crate) fn function(
     attrs: Vec<Attribute>,
     vis: &Visibility,
     sig: &Signature,
-    cache: Option<&Expr>,
     statements: TokenStream,
 ) -> TokenStream {
     let attrs = attrs.into_iter().map(|mut attr| {
         attr.style = AttrStyle::Outer;
         attr
     });
-    let cache = match cache {
-        Some(expr) => quote!(#expr),
-        None => quote!(::redcache::__private::global()),
-    };
     quote! {
         #(#attrs)*
         #vis #sig {
-            let __redcache_cache: &::redcache::__private::Cache = #cache;
             #statements
         }
     }
 }
 
+/// Finds the cache to use in `__redcache_cache`: `cache = EXPR` (anything that coerces to
+/// `&Cache`), or else the global one.
+pub(crate) fn cache_binding(cache: Option<&Expr>) -> TokenStream {
+    let cache = match cache {
+        Some(expr) => quote!(#expr),
+        None => quote!(::redcache::__private::global()),
+    };
+    quote!(let __redcache_cache: &::redcache::__private::Cache = #cache;)
+}
+
 /// The user's body as an `async move` block the runtime can run (or drop unrun, on a hit).
 pub(crate) fn moved_body(return_type: Option<&Type>, block: &Block) -> TokenStream {
+    moved_body_after(return_type, block, TokenStream::new())
+}
+
+/// The same, with `prelude` run first (`#[cache_batch]` binds the missed elements there).
+pub(crate) fn moved_body_after(
+    return_type: Option<&Type>,
+    block: &Block,
+    prelude: TokenStream,
+) -> TokenStream {
     let fake_return = fake_return(return_type);
     let stmts = &block.stmts;
     quote! {
         async move {
+            #prelude
             #fake_return
             #(#stmts)*
         }

@@ -7,7 +7,7 @@ use syn::{Expr, ItemFn};
 
 use crate::args::InvalidateArgs;
 use crate::errors::Errors;
-use crate::expand_common::{self, moved_body, templates};
+use crate::expand_common::{self, cache_binding, moved_body, templates};
 use crate::key_fn;
 use crate::key_spec::{KeySpec, Kind};
 use crate::signature::{self, Params};
@@ -20,7 +20,8 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
 /// Everything validated that the generated code needs.
 struct Plan {
     keys: Vec<KeySpec>,
-    /// Calls of `#[cache]` functions' companions, each yielding the key that call reads.
+    /// Calls of `#[cache]` functions' companions, each yielding the entry that call reads
+    /// (deleted from that function's own cache).
     calls: Vec<TokenStream>,
     patterns: Vec<KeySpec>,
     tags: Vec<KeySpec>,
@@ -39,7 +40,7 @@ fn plan(function: &ItemFn, args: Option<InvalidateArgs>, errors: &mut Errors) ->
     let calls = args
         .calls
         .iter()
-        .filter_map(|call| key_fn::key_of_call(call, errors))
+        .filter_map(|call| key_fn::entry_of_call(call, errors))
         .collect();
     let patterns = templates(&args.patterns, Kind::Pattern, &params, errors);
     let tags = templates(&args.tags, Kind::Tag, &params, errors);
@@ -70,28 +71,41 @@ fn generate(function: ItemFn, plan: Plan) -> TokenStream {
         on_ok_only,
         cache,
     } = plan;
-    let keys = keys.iter().map(KeySpec::render).chain(calls);
-    let patterns = patterns.iter().map(KeySpec::render);
-    let tags = tags.iter().map(KeySpec::render);
     let succeeded = if on_ok_only {
         quote!(::redcache::__private::is_ok)
     } else {
         quote!(::redcache::__private::always)
     };
-    let body = moved_body(signature::return_type(&sig), &block);
-    expand_common::function(
-        attrs,
-        &vis,
-        &sig,
-        cache.as_ref(),
-        quote! {
-            ::redcache::__private::invalidate_after(
+    // The function's own cache is looked up only if it has targets of its own: typed
+    // invalidation alone must not install the global cache as a side effect.
+    let (cache, own) = if keys.is_empty() && patterns.is_empty() && tags.is_empty() {
+        (TokenStream::new(), quote!(::std::option::Option::None))
+    } else {
+        let keys = keys.iter().map(KeySpec::render);
+        let patterns = patterns.iter().map(KeySpec::render);
+        let tags = tags.iter().map(KeySpec::render);
+        let own = quote! {
+            ::std::option::Option::Some((
                 __redcache_cache,
                 ::redcache::__private::Targets {
                     keys: ::std::vec![#(#keys),*],
                     patterns: ::std::vec![#(#patterns),*],
                     tags: ::std::vec![#(#tags),*],
                 },
+            ))
+        };
+        (cache_binding(cache.as_ref()), own)
+    };
+    let body = moved_body(signature::return_type(&sig), &block);
+    expand_common::function(
+        attrs,
+        &vis,
+        &sig,
+        quote! {
+            #cache
+            ::redcache::__private::invalidate_after(
+                #own,
+                ::std::vec![#(::redcache::__private::EntryRef::erased(#calls)),*],
                 #succeeded,
                 #body,
             )

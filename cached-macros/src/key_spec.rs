@@ -115,17 +115,40 @@ impl KeySpec {
     /// Code that evaluates to the finished key (a `String`), given `__redcache_cache`, the
     /// `&Cache` whose prefix it starts with.
     pub(crate) fn render(&self) -> TokenStream {
+        self.render_from(self.prefixed_writer(), quote!(finish_key))
+    }
+
+    /// The same, evaluating to the runtime's `KeyWriter` (a cached call's key: not
+    /// allocated on the heap while short).
+    pub(crate) fn render_built(&self) -> TokenStream {
+        self.render_from(self.prefixed_writer(), quote!(built_key))
+    }
+
+    /// Code that evaluates to the key without any cache's prefix (`key!`, `pattern!`).
+    pub(crate) fn render_unprefixed(&self) -> TokenStream {
+        let capacity = self.capacity;
+        self.render_from(
+            quote!(::redcache::__private::bare_writer(#capacity)),
+            quote!(finish_key),
+        )
+    }
+
+    fn prefixed_writer(&self) -> TokenStream {
         let writer = match self.kind {
             Kind::Key => quote!(key_writer),
             Kind::Pattern => quote!(pattern_writer),
             Kind::Tag => quote!(tag_writer),
         };
         let capacity = self.capacity;
+        quote!(::redcache::__private::#writer(__redcache_cache, #capacity))
+    }
+
+    fn render_from(&self, writer: TokenStream, finish: TokenStream) -> TokenStream {
         let steps = self.pieces.iter().map(Piece::render);
         quote! {{
-            let mut __redcache_key = ::redcache::__private::#writer(__redcache_cache, #capacity);
+            let mut __redcache_key = #writer;
             #(#steps)*
-            ::redcache::__private::finish_key(__redcache_key)
+            ::redcache::__private::#finish(__redcache_key)
         }}
     }
 }

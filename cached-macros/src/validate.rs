@@ -25,14 +25,23 @@ pub(crate) fn is_async(sig: &Signature, attribute: &str, errors: &mut Errors) {
     }
 }
 
-/// `#[cache]`: the return type, if it is a value that can be stored.
-pub(crate) fn stored_return_type<'a>(sig: &'a Signature, errors: &mut Errors) -> Option<&'a Type> {
+/// `#[cache]` and `#[cache_put]`: the return type, if it is a value that can be stored.
+pub(crate) fn stored_return_type<'a>(
+    sig: &'a Signature,
+    attribute: &str,
+    errors: &mut Errors,
+) -> Option<&'a Type> {
     match &sig.output {
         ReturnType::Default => {
+            let fix = if attribute == "cache_put" {
+                "return the value to write, or use `#[invalidate]` to delete the entry instead"
+            } else {
+                "use `#[invalidate]` for functions that change data"
+            };
             errors.push(
                 sig.ident.span(),
                 format!(
-                    "`#[cache]` needs a return value to cache, and `{}` returns `()`; use `#[invalidate]` for functions that change data",
+                    "`#[{attribute}]` needs a return value to cache, and `{}` returns `()`; {fix}",
                     sig.ident
                 ),
             );
@@ -41,7 +50,7 @@ pub(crate) fn stored_return_type<'a>(sig: &'a Signature, errors: &mut Errors) ->
         ReturnType::Type(_, ty) if contains_impl_trait(ty) => {
             errors.push_spanned(
                 ty,
-                "`#[cache]` cannot store an `impl Trait` return type; return a concrete type that implements `Serialize` and `Deserialize`",
+                format!("`#[{attribute}]` cannot store an `impl Trait` return type; return a concrete type that implements `Serialize` and `Deserialize`"),
             );
             None
         }
@@ -160,7 +169,7 @@ pub(crate) fn cache_options(args: &CacheArgs, shape: Shape, errors: &mut Errors)
         }
     }
     if let Some(span) = args.fail_safe {
-        if args.stale_millis.is_none() {
+        if args.stale.is_none() {
             errors.push(
                 span,
                 "`fail_safe` answers an error with the stale value, so it needs `stale = ..`; add `stale = \"5m\"` (how long an old value may still be served)",

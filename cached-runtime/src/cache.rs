@@ -9,11 +9,13 @@ use std::time::{Duration, Instant};
 use crate::builder::CacheBuilder;
 use crate::error::Error;
 use crate::fail_open::{FailOpen, Failure};
+use crate::fallback::Fallback;
 use crate::flight::Flights;
 use crate::health::Health;
 use crate::key::{KeyWriter, escape_glob};
 use crate::pending::Pending;
-use crate::stats::{self, Counters, Stats};
+use crate::stats::{self, CallSite, Counters, FunctionTable, Stats, Tally};
+use crate::telemetry;
 use crate::tier::Store;
 
 /// Where tags live, inside the prefix: `<prefix>#tag:<tag>`, in the reserved namespace, so
@@ -34,6 +36,32 @@ const TAG_MARKER: &str = "#tag:";
 /// most one line every few seconds). After three consecutive failures to reach Redis, a
 /// circuit breaker skips Redis entirely (no waiting at all) and lets one call probe it again
 /// every half second, so a restarted Redis is used again without any action.
+///
+/// # Examples
+///
+/// A cache is usually built once, at start-up, and either installed as the global cache the
+/// macros use ([`set_global`](crate::set_global)) or named by a function's `cache = ..`:
+///
+/// ```
+/// use std::sync::LazyLock;
+/// use redcache::{Cache, cache};
+///
+/// static CACHE: LazyLock<Cache> = LazyLock::new(|| {
+///     Cache::builder().prefix("app").build().expect("valid options")
+/// });
+///
+/// #[cache(key = "square:<n>", ttl = 60, cache = &CACHE)]
+/// async fn square(n: u64) -> u64 {
+///     n * n
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// assert_eq!(square(12).await, 144);
+/// assert_eq!(CACHE.get::<u64>("square:12").await, Some(144)); // the Redis key `app:square:12`
+/// assert_eq!(CACHE.stats().misses, 1);
+/// # }
+/// ```
 #[derive(Clone)]
 pub struct Cache {
     inner: Arc<Inner>,
@@ -44,7 +72,11 @@ struct Inner {
     fail_open: Arc<FailOpen>,
     flights: Flights,
     pending: Pending,
+    /// The outage cushion, if `outage_fallback` was set.
+    fallback: Option<Fallback>,
     counters: Counters,
+    /// The outcome counters of each cached function that ran on this cache.
+    functions: FunctionTable,
     settings: Settings,
     /// Why caching is off, if it is (a malformed `REDIS_URL` for the global cache): every
     /// call runs its body, nothing is read, written or deleted.
@@ -60,6 +92,8 @@ pub(crate) struct Settings {
     pub(crate) lease_timeout: Duration,
     pub(crate) lock_wait: Duration,
     pub(crate) max_value_bytes: usize,
+    /// How long values computed during an outage are kept and served (`outage_fallback`).
+    pub(crate) outage_fallback: Option<Duration>,
 }
 
 impl fmt::Debug for Cache {
@@ -74,23 +108,65 @@ impl fmt::Debug for Cache {
 }
 
 impl Cache {
-    /// An in-process cache (bounded to 100,000 entries, least useful evicted first).
+    /// An in-process cache (bounded to 100,000 entries, least useful evicted first; see
+    /// [`CacheBuilder::memory_capacity`]).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use std::time::Duration;
+    ///
+    /// let cache = redcache::Cache::memory();
+    /// cache.set("greeting", &"hello".to_owned(), Duration::from_secs(60)).await;
+    /// assert_eq!(cache.get::<String>("greeting").await.as_deref(), Some("hello"));
+    /// assert_eq!(cache.health().store, "memory");
+    /// # }
+    /// ```
     pub fn memory() -> Cache {
         Cache::builder()
             .build()
             .expect("the default builder options are valid")
     }
 
-    /// A cache on the Redis server at `url` (`redis://[user:password@]host:port[/db]`).
+    /// A cache on the Redis server at `url` (`redis://[[user]:password@]host:port[/db]`, or
+    /// `rediss://..` for TLS, verified against the system's trusted roots; see
+    /// [`CacheBuilder::url`]).
     ///
     /// Does not connect: the first cached call does, and fails open if Redis is unreachable.
-    /// Errors only on a malformed URL.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidUrl`] for a malformed URL, and only then.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let cache = redcache::Cache::redis("redis://127.0.0.1:6379/0")?; // no connection yet
+    /// assert_eq!(cache.health().store, "redis");
+    /// assert!(redcache::Cache::redis("http://127.0.0.1").is_err());
+    /// # Ok::<(), redcache::Error>(())
+    /// ```
     pub fn redis(url: impl AsRef<str>) -> Result<Cache, Error> {
         Cache::builder().url(url).build()
     }
 
-    /// A cache on the Redis Cluster reached through `nodes` (`redis://host:port` strings; the
-    /// other nodes are discovered). Does not connect; errors only on a malformed node URL.
+    /// A cache on the Redis Cluster reached through `nodes` (`redis://host:port` strings, or
+    /// `rediss://host:port` for TLS; the other nodes are discovered). Does not connect.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidUrl`] for a malformed node URL, and only then.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let cache = redcache::Cache::cluster([
+    ///     "redis://10.0.0.1:7000",
+    ///     "redis://10.0.0.2:7000",
+    /// ])?;
+    /// assert_eq!(cache.health().store, "cluster");
+    /// # Ok::<(), redcache::Error>(())
+    /// ```
     pub fn cluster<I>(nodes: I) -> Result<Cache, Error>
     where
         I: IntoIterator,
@@ -101,11 +177,35 @@ impl Cache {
 
     /// Starts configuring a cache. Without [`url`](CacheBuilder::url) or
     /// [`cluster`](CacheBuilder::cluster) it builds a memory cache.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let cache = redcache::Cache::builder()
+    ///     .url("redis://127.0.0.1:6379")
+    ///     .op_timeout(Duration::from_millis(100))
+    ///     .build()?;
+    /// # Ok::<(), redcache::Error>(())
+    /// ```
     pub fn builder() -> CacheBuilder {
         CacheBuilder::default()
     }
 
-    /// A snapshot of this cache's counters.
+    /// A snapshot of this cache's counters (see [`Stats`] for each one).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use std::time::Duration;
+    ///
+    /// let cache = redcache::Cache::memory();
+    /// let ttl = Duration::from_secs(60);
+    /// cache.get_or_insert_with("n", ttl, || async { 1 }).await; // a miss
+    /// cache.get_or_insert_with("n", ttl, || async { 1 }).await; // a hit
+    /// let stats = cache.stats();
+    /// assert_eq!((stats.hits, stats.misses, stats.errors), (1, 1, 0));
+    /// # }
+    /// ```
     pub fn stats(&self) -> Stats {
         let inner = &*self.inner;
         stats::snapshot(
@@ -114,6 +214,45 @@ impl Cache {
             inner.pending.held(),
             inner.pending.lost(),
         )
+    }
+
+    /// The counters of each cached function that ran on this cache: one row per function,
+    /// named by its path (`my_app::users::get_user`, the module path and the function's name;
+    /// a method is named like a free function of its module, without its type), sorted by
+    /// name.
+    ///
+    /// A row holds the call outcomes (`hits`, `misses`, `coalesced`, `stale_served`,
+    /// `fail_safe`, `lock_waits`, `writes`, `writes_skipped`, `too_large`); they add up to
+    /// [`Cache::stats`]. Failures (`errors`, `decode_errors`, `breaker_skips`) and
+    /// invalidations belong to the cache, not to one function, and are zero in the rows.
+    /// Functions with the same path (methods of two types in one module) share a row. The
+    /// counts are this process's, like [`Cache::stats`]; the names are the same in every
+    /// process, so rows can be added up across processes by name.
+    ///
+    /// ```
+    /// use std::sync::LazyLock;
+    /// use redcache::{Cache, cache};
+    ///
+    /// static CACHE: LazyLock<Cache> = LazyLock::new(Cache::memory);
+    ///
+    /// #[cache(key = "user:<id>", ttl = 60, cache = &CACHE)]
+    /// async fn get_user(id: u64) -> String {
+    ///     format!("user {id}")
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// assert!(CACHE.function_stats().is_empty());
+    /// get_user(1).await; // a miss
+    /// get_user(1).await; // a hit
+    /// let rows = CACHE.function_stats();
+    /// let (name, stats) = &rows[0];
+    /// assert_eq!(*name, format!("{}::get_user", module_path!())); // `my_app::users::get_user`
+    /// assert_eq!((stats.hits, stats.misses), (1, 1));
+    /// # }
+    /// ```
+    pub fn function_stats(&self) -> Vec<(String, Stats)> {
+        self.inner.functions.rows()
     }
 
     /// Asks Redis whether it answers (`PING`) and returns the round trip time. On the memory
@@ -134,8 +273,8 @@ impl Cache {
     /// # Examples
     ///
     /// ```no_run
-    /// # async fn run() -> Result<(), cached_runtime::Error> {
-    /// let cache = cached_runtime::Cache::redis("redis://127.0.0.1:6379")?;
+    /// # async fn run() -> Result<(), redcache::Error> {
+    /// let cache = redcache::Cache::redis("redis://127.0.0.1:6379")?;
     /// match cache.ping().await {
     ///     Ok(round_trip) => println!("redis answered in {round_trip:?}"),
     ///     Err(error) => eprintln!("{error}"),
@@ -173,7 +312,7 @@ impl Cache {
     /// a fresh answer).
     ///
     /// ```
-    /// let cache = cached_runtime::Cache::memory();
+    /// let cache = redcache::Cache::memory();
     /// let health = cache.health();
     /// assert!(health.reachable && !health.breaker_open);
     /// assert_eq!(health.store, "memory");
@@ -189,7 +328,10 @@ impl Cache {
             disabled: self.inner.disabled.clone(),
             reachable: fail_open.reachable() && !self.is_disabled(),
             breaker_open: fail_open.breaker_open(),
-            near_armed: false,
+            near_armed: self
+                .store()
+                .near()
+                .is_some_and(|near| near.is_armed() && !self.is_disabled()),
             pending_invalidations: self.pending().held(),
         }
     }
@@ -197,13 +339,16 @@ impl Cache {
     /// Puts together the parts the builder made.
     pub(crate) fn assemble(store: Store, fail_open: Arc<FailOpen>, settings: Settings) -> Cache {
         let pattern_prefix = escape_glob(&settings.prefix).into_owned();
+        telemetry::describe();
         Cache {
             inner: Arc::new(Inner {
                 store,
                 fail_open,
                 flights: Flights::default(),
                 pending: Pending::default(),
+                fallback: settings.outage_fallback.map(Fallback::new),
                 counters: Counters::default(),
+                functions: FunctionTable::default(),
                 settings,
                 disabled: None,
                 pattern_prefix,
@@ -244,8 +389,20 @@ impl Cache {
         &self.inner.pending
     }
 
+    pub(crate) fn fallback(&self) -> Option<&Fallback> {
+        self.inner.fallback.as_ref()
+    }
+
     pub(crate) fn counters(&self) -> &Counters {
         &self.inner.counters
+    }
+
+    /// What a call of the function at `site` counts: the cache's counters, and the
+    /// function's.
+    #[inline]
+    pub(crate) fn tally(&self, site: Option<&'static CallSite>) -> Tally<'_> {
+        let function = site.and_then(|site| self.inner.functions.counters(site));
+        Tally::new(&self.inner.counters, function)
     }
 
     pub(crate) fn lease_timeout(&self) -> Duration {

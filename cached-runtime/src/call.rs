@@ -7,17 +7,23 @@
 
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
 use crate::cache::Cache;
 use crate::codec::{self, Entry};
+use crate::fail_open::Failure;
 use crate::flight::{Landed, Leader, Role};
 use crate::invalidate;
+use crate::key::KeyWriter;
 use crate::lease::{self, Held, Permit, Seen, Stored, Waited};
+use crate::near::{Near, Token};
 use crate::random;
-use crate::stats::Counters;
+use crate::stats::{CallSite, Tally};
+use crate::telemetry::{self, Outcome};
 use crate::tier::{Read, Tier};
 use crate::value::{Shape, ValueCodec};
+use tracing::Instrument;
 
 /// The options of one `#[cache]` function, checked by the macro and built as a constant.
 #[derive(Debug, Clone, Copy)]
@@ -27,6 +33,9 @@ pub struct CallOptions {
     jitter_percent: u8,
     fail_safe: bool,
     lock: bool,
+    /// The function, for its own counters; `None` counts in the cache's totals only.
+    pub(crate) site: Option<&'static CallSite>,
+    pub(crate) near: bool,
 }
 
 impl CallOptions {
@@ -38,7 +47,20 @@ impl CallOptions {
             jitter_percent: 0,
             fail_safe: false,
             lock: false,
+            site: None,
+            near: true,
         }
+    }
+
+    /// Entries live `ttl`, without the options only `#[cache]` has: for the programmatic API.
+    pub(crate) fn with_ttl(ttl: Duration) -> CallOptions {
+        CallOptions::new(u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX))
+    }
+
+    /// The cached function, whose outcomes [`Cache::function_stats`] counts apart.
+    pub const fn function(mut self, site: &'static CallSite) -> CallOptions {
+        self.site = Some(site);
+        self
     }
 
     /// `stale = ..`: after `ttl`, serve the old value for this long while one caller
@@ -66,6 +88,23 @@ impl CallOptions {
         self
     }
 
+    /// How long a value may be served stale after its TTL.
+    pub(crate) fn stale_period(&self) -> Duration {
+        self.stale
+    }
+
+    /// The function's path; empty if the options name none.
+    #[inline]
+    pub(crate) fn function_name(&self) -> &'static str {
+        self.site.map_or("", CallSite::name)
+    }
+
+    /// `near = false`: never serve or keep this function's entries in the near cache.
+    pub const fn no_near(mut self) -> CallOptions {
+        self.near = false;
+        self
+    }
+
     /// This write's freshness period, jitter applied.
     pub(crate) fn fresh_for(&self) -> Duration {
         if self.jitter_percent == 0 {
@@ -81,7 +120,7 @@ impl CallOptions {
 /// Cache-aside, with the protections of `options`.
 ///
 /// 0. While an invalidation is undelivered (`pending`), or caching is disabled, the cache is
-///    bypassed.
+///    bypassed. A fresh copy in the near cache (`near`), if armed, is a hit with no I/O.
 /// 1. *Lookup*: read the key (and its tags' versions). A fresh value whose tags still have
 ///    the versions it was written with is returned (a hit).
 /// 2. *Follow*: join the key's flight in this process. Followers get the leader's value (or,
@@ -92,9 +131,13 @@ impl CallOptions {
 /// 4. *Compute*: run the body.
 /// 5. *Store*: store the value unless an invalidation came in between (the lease protocol),
 ///    then hand it to the followers (or, if the write was refused, let them run their own).
+///
+/// Each call has a span (see `telemetry`) that records how it was answered; the body runs in
+/// it. Only the body is instrumented, when it runs: wrapping the whole call would copy its
+/// (large) future on every call, hits included.
 pub async fn get_or_compute<S, R>(
     cache: &Cache,
-    key: String,
+    key: KeyWriter,
     tags: Vec<String>,
     options: CallOptions,
     codec: ValueCodec<S::Value>,
@@ -103,76 +146,180 @@ pub async fn get_or_compute<S, R>(
 where
     S: Shape<R>,
 {
-    if cache.pending().holds_any() || cache.is_disabled() {
-        // An undelivered invalidation may cover this key: serve nothing from the cache.
-        invalidate::deliver_pending(cache);
-        Counters::bump(&cache.counters().misses);
-        return body.await;
+    let function = options.function_name();
+    let span = telemetry::call_span(function, key.as_str());
+    let end = |output, outcome| {
+        telemetry::call_ended(&span, function, outcome);
+        output
+    };
+    let tally = cache.tally(options.site);
+    if bypassed(cache, 1) {
+        tally.bump_function(|c| &c.misses);
+        return end(body.instrument(span.clone()).await, Outcome::Bypassed);
     }
+    // Built on the stack (see `KeyWriter`): a hit allocates nothing for its key.
+    let key = key.as_str();
+    let near = usable_near(cache, &options, &tags);
+    if let Some(value) = near.and_then(|near| near_hit(tally, near, key, &codec)) {
+        return end(S::from_cached(value), Outcome::NearHit);
+    }
+    // The outage this call may see, taken before it reads (see `fallback`).
+    let outage = cache.fail_open().recoveries();
     let call = Call {
         cache,
-        key: &key,
+        key,
         tags: &tags,
         options,
         codec: &codec,
+        tally,
+        near: near.map(|near| &**near),
     };
     let (seen, stale, versions) = match call.lookup().await {
-        Lookup::Fresh(value) => return S::from_cached(value),
+        Lookup::Fresh(value) => return end(S::from_cached(value), Outcome::Hit),
         Lookup::Missed {
             seen,
             stale,
             versions,
         } => (seen, stale, versions),
     };
+    let unreachable = matches!(seen, Seen::Unavailable) && !cache.fail_open().reachable();
+    if unreachable {
+        if let Some(value) = call.served_by_fallback(outage) {
+            return end(S::from_cached(value), Outcome::Hit);
+        }
+    }
     let (leader, stale) = match call.follow(stale).await {
-        Follow::Answered(value) => return S::from_cached(value),
+        Follow::Answered(value, outcome) => return end(S::from_cached(value), outcome),
         Follow::RunAlone => {
-            Counters::bump(&cache.counters().misses);
-            return body.await;
+            tally.bump(|c| &c.misses);
+            return end(body.instrument(span.clone()).await, Outcome::Miss);
         }
         Follow::Lead(leader, stale) => (leader, stale),
     };
     let mut held = match call.claim(seen, &leader, &versions).await {
-        Claim::Answered(value) => return S::from_cached(value),
+        Claim::Answered(value) => return end(S::from_cached(value), Outcome::Hit),
         Claim::Held(held) => held,
     };
     let tag_versions = call.record_tags(&mut held).await;
 
-    Counters::bump(&cache.counters().misses);
-    let output = body.await;
+    tally.bump(|c| &c.misses);
+    let output = body.instrument(span.clone()).await;
 
     let cacheable = S::cacheable(&output);
     let failed = S::failed(&output);
+    if let Some(value) = cacheable.filter(|_| unreachable) {
+        call.keep_in_fallback(value, outage);
+    }
     // Encoding costs about as much as a hit: skip it when nobody would read the bytes (no
     // followers, and nothing may be stored: Redis down, or another caller holds the lease).
     if let Some(value) = cacheable.filter(|_| leader.has_followers() || held.permit().may_store()) {
         if call.store(value, &tag_versions, &leader, &mut held).await {
-            return output;
+            return end(output, Outcome::Miss);
         }
     }
     leader.land(Landed::Nothing);
-    lease::release(cache.store(), &key, held.take()).await;
+    lease::release(cache.store(), key, held.take()).await;
     match stale {
         Some(value) if failed && options.fail_safe => {
-            Counters::bump(&cache.counters().fail_safe);
-            cache.fail_open().body_failed(&key);
-            S::from_cached(value)
+            tally.bump(|c| &c.fail_safe);
+            cache.fail_open().body_failed(key);
+            end(S::from_cached(value), Outcome::FailSafe)
         }
-        _ => output,
+        _ => end(output, Outcome::Miss),
     }
 }
 
-/// One call's context, shared by its phases.
-struct Call<'a, T> {
-    cache: &'a Cache,
-    key: &'a str,
-    /// Tag keys of the entry.
-    tags: &'a [String],
-    options: CallOptions,
-    codec: &'a ValueCodec<T>,
+/// The lookup phase alone: a fresh value at `key` (already prefixed), or `None`, counted as
+/// a hit or a miss. What the programmatic `Cache::get` does. An entry written with tags is a
+/// miss here: without its tags, their versions cannot be checked.
+pub(crate) async fn get_fresh<T>(cache: &Cache, key: &str, codec: &ValueCodec<T>) -> Option<T> {
+    if bypassed(cache, 1) {
+        return None;
+    }
+    let near = cache.store().near();
+    let tally = cache.tally(None);
+    if let Some(value) = near.and_then(|near| near_hit(tally, near, key, codec)) {
+        return Some(value);
+    }
+    let call = Call {
+        cache,
+        key,
+        tags: &[],
+        // Read by the later phases only.
+        options: CallOptions::new(0),
+        codec,
+        tally,
+        // An entry written with tags is a miss here, so never fills the near cache.
+        near: near.map(|near| &**near),
+    };
+    match call.lookup().await {
+        Lookup::Fresh(value) => Some(value),
+        Lookup::Missed { .. } => {
+            call.tally.bump(|c| &c.misses);
+            None
+        }
+    }
 }
 
-enum Lookup<T> {
+/// The near cache a call may use: the cache's, unless the function says `near = false` or
+/// the entry has tags (their versions come from Redis on every hit: tagged entries are
+/// never in L1).
+#[inline]
+pub(crate) fn usable_near<'c>(
+    cache: &'c Cache,
+    options: &CallOptions,
+    tags: &[String],
+) -> Option<&'c Arc<Near>> {
+    cache
+        .store()
+        .near()
+        .filter(|_| options.near && tags.is_empty())
+}
+
+/// A fresh copy of `key` in the near cache (whose supervising task this makes sure runs),
+/// counted as a near hit.
+#[inline]
+pub(crate) fn near_hit<T>(
+    tally: Tally<'_>,
+    near: &Arc<Near>,
+    key: &str,
+    codec: &ValueCodec<T>,
+) -> Option<T> {
+    near.supervise();
+    let copy = near.get(key)?;
+    let value = fresh_copy(codec, copy.bytes(), copy.kept())?;
+    // Counted in `hits` too, when the snapshot is taken (one contended counter less on a hot
+    // key).
+    tally.bump(|c| &c.near_hits);
+    Some(value)
+}
+
+/// Whether the cache is to be bypassed (counted as `misses` misses): caching is disabled, or
+/// an undelivered invalidation may cover any key, so nothing may be served from the cache.
+pub(crate) fn bypassed(cache: &Cache, misses: u64) -> bool {
+    if !cache.pending().holds_any() && !cache.is_disabled() {
+        return false;
+    }
+    invalidate::deliver_pending(cache);
+    cache.counters().misses.fetch_add(misses, Relaxed);
+    true
+}
+
+/// One call's context, shared by its phases (also one element's, in a batch: see `batch`).
+pub(crate) struct Call<'a, T> {
+    pub(crate) cache: &'a Cache,
+    pub(crate) key: &'a str,
+    /// Tag keys of the entry.
+    pub(crate) tags: &'a [String],
+    pub(crate) options: CallOptions,
+    pub(crate) codec: &'a ValueCodec<T>,
+    /// The cache's counters and the function's.
+    pub(crate) tally: Tally<'a>,
+    /// The near cache, if this call may use it.
+    pub(crate) near: Option<&'a Near>,
+}
+
+pub(crate) enum Lookup<T> {
     Fresh(T),
     /// What was seen at the key, the value if it was stale, and the tags' current versions
     /// (against which an entry found later in the call is checked).
@@ -184,15 +331,16 @@ enum Lookup<T> {
 }
 
 enum Follow<'f, T> {
-    /// Another caller in this process had the value (or a stale one to serve).
-    Answered(T),
+    /// Another caller in this process had the value (`Coalesced`), or this caller a stale one
+    /// to serve (`Stale`).
+    Answered(T, Outcome),
     /// The leader's output could not be shared: run the body without the cache.
     RunAlone,
     /// This caller leads the flight; the stale value, if any, is handed back.
     Lead(Leader<'f>, Option<T>),
 }
 
-enum Claim<'a, T> {
+pub(crate) enum Claim<'a, T> {
     /// The value appeared while claiming (another caller wrote it).
     Answered(T),
     Held(Held<'a>),
@@ -201,13 +349,44 @@ enum Claim<'a, T> {
 impl<'a, T> Call<'a, T> {
     /// Reads the key (and, for a tagged entry, its tags' versions, at the same time): a fresh
     /// value, or what the leader must know to claim it.
-    async fn lookup(&self) -> Lookup<T> {
+    pub(crate) async fn lookup(&self) -> Lookup<T> {
         let store = self.cache.store();
-        let (read, versions) = if self.tags.is_empty() {
-            (store.get(self.key).await, Ok(Vec::new()))
+        let (read, versions, fill) = if let Some(near) = self.near {
+            let (read, fill) = store.get_for_near(near, self.key).await;
+            (read, Ok(Vec::new()), fill)
+        } else if self.tags.is_empty() {
+            (store.get(self.key).await, Ok(Vec::new()), None)
         } else {
-            futures_util::future::join(store.get(self.key), store.tag_versions(self.tags)).await
+            let (read, versions) =
+                futures_util::future::join(store.get(self.key), store.tag_versions(self.tags))
+                    .await;
+            (read, versions, None)
         };
+        if let Some(fallback) = self.cache.fallback() {
+            if !matches!(read, Read::Unavailable) {
+                fallback.redis_answered();
+            }
+        }
+        self.judge_filling(read, versions, fill)
+    }
+
+    /// What the lookup makes of what it read: the key's bytes, and its tags' versions.
+    pub(crate) fn judge(
+        &self,
+        read: Read,
+        versions: Result<Vec<Option<u64>>, Failure>,
+    ) -> Lookup<T> {
+        self.judge_filling(read, versions, None)
+    }
+
+    /// [`Call::judge`], and a fresh value read under a near-cache token (`fill`: the token
+    /// and the entry's `PTTL`) is offered to the near cache.
+    fn judge_filling(
+        &self,
+        read: Read,
+        versions: Result<Vec<Option<u64>>, Failure>,
+        fill: Option<(Token, i64)>,
+    ) -> Lookup<T> {
         let Ok(versions) = versions else {
             // An entry that cannot be checked is neither served nor replaced.
             return Lookup::Missed {
@@ -230,7 +409,10 @@ impl<'a, T> Call<'a, T> {
                     ..
                 }) => match self.codec.value_of(&bytes, json) {
                     Ok(value) if fresh_until_ms.is_none_or(|until| now_ms() < until) => {
-                        Counters::bump(&self.cache.counters().hits);
+                        self.tally.bump(|c| &c.hits);
+                        if let (Some(near), Some((token, pttl))) = (self.near, fill) {
+                            near.fill(self.key, token, pttl, &bytes, || self.codec.keep(&value));
+                        }
                         return Lookup::Fresh(value);
                     }
                     Ok(value) => {
@@ -261,24 +443,24 @@ impl<'a, T> Call<'a, T> {
 
     /// Joins the key's flight in this process.
     async fn follow(&self, stale: Option<T>) -> Follow<'a, T> {
-        let counters = self.cache.counters();
+        let tally = self.tally;
         loop {
             let follower = match self.cache.flights().join(self.key, self.tags) {
                 Role::Leader(leader) => return Follow::Lead(leader, stale),
                 Role::Follower(follower) => follower,
             };
             if let Some(value) = stale {
-                Counters::bump(&counters.hits);
-                Counters::bump(&counters.stale_served);
-                return Follow::Answered(value);
+                tally.bump(|c| &c.hits);
+                tally.bump(|c| &c.stale_served);
+                return Follow::Answered(value, Outcome::Stale);
             }
             match follower.wait().await {
                 Some(Landed::Value(bytes)) => {
                     // The leader's own value: checked against the tags when it was claimed.
                     if let Some(value) = self.decode(&bytes, None) {
-                        Counters::bump(&counters.hits);
-                        Counters::bump(&counters.coalesced);
-                        return Follow::Answered(value);
+                        tally.bump(|c| &c.hits);
+                        tally.bump(|c| &c.coalesced);
+                        return Follow::Answered(value, Outcome::Coalesced);
                     }
                     return Follow::RunAlone;
                 }
@@ -292,7 +474,7 @@ impl<'a, T> Call<'a, T> {
     }
 
     /// Claims the key for the leader; with `lock = true`, waits for another process's lease.
-    async fn claim(
+    pub(crate) async fn claim(
         &self,
         seen: Seen,
         leader: &Leader<'_>,
@@ -310,7 +492,7 @@ impl<'a, T> Call<'a, T> {
             }
         }
         if self.options.lock && matches!(held.permit(), Permit::Taken) {
-            Counters::bump(&self.cache.counters().lock_waits);
+            self.tally.bump(|c| &c.lock_waits);
             let waited = lease::wait_for_holder(
                 store,
                 key,
@@ -332,7 +514,7 @@ impl<'a, T> Call<'a, T> {
     /// Adds the key to its tags before the body runs, and returns their versions for the
     /// entry. If that fails, the value must not be stored: the lease goes back at once,
     /// without waiting on a Redis that just failed.
-    async fn record_tags(&self, held: &mut Held<'_>) -> Vec<u64> {
+    pub(crate) async fn record_tags(&self, held: &mut Held<'_>) -> Vec<u64> {
         if self.tags.is_empty() || !held.permit().may_store() {
             return Vec::new();
         }
@@ -349,7 +531,7 @@ impl<'a, T> Call<'a, T> {
 
     /// Encodes the value, stores it as the permit allows and hands it to the followers.
     /// Returns false if it could not be encoded, or is too large to cache.
-    async fn store(
+    pub(crate) async fn store(
         &self,
         value: &T,
         tag_versions: &[u64],
@@ -365,7 +547,7 @@ impl<'a, T> Call<'a, T> {
         let bytes: Arc<[u8]> = match self.codec.encode(value, &header) {
             Ok(bytes) if bytes.len() <= self.cache.max_value_bytes() => bytes.into(),
             Ok(bytes) => {
-                Counters::bump(&self.cache.counters().too_large);
+                self.tally.bump(|c| &c.too_large);
                 let limit = self.cache.max_value_bytes();
                 self.cache
                     .fail_open()
@@ -379,7 +561,6 @@ impl<'a, T> Call<'a, T> {
         };
         let kept = || self.codec.keep(value);
         let lifetime = fresh_for.saturating_add(self.options.stale);
-        let counters = self.cache.counters();
         let store = self.cache.store();
         let stored = lease::store(store, self.key, held.take(), bytes.clone(), kept, lifetime);
         // Followers get the value only after the write's verdict: a refused write means an
@@ -387,11 +568,11 @@ impl<'a, T> Call<'a, T> {
         // (here or in another process), so the value is not theirs to take.
         match stored.await {
             Stored::Written => {
-                Counters::bump(&counters.writes);
+                self.tally.bump(|c| &c.writes);
                 leader.land(Landed::Value(bytes));
             }
             Stored::Refused => {
-                Counters::bump(&counters.writes_skipped);
+                self.tally.bump(|c| &c.writes_skipped);
                 leader.land(Landed::Nothing);
             }
             // Nothing could be checked (Redis unavailable, another process's lease).
@@ -410,8 +591,32 @@ impl<'a, T> Call<'a, T> {
     ) -> Option<T> {
         let value = self.decode(bytes, Some(versions))?;
         leader.land(Landed::Value(Arc::from(bytes)));
-        Counters::bump(&self.cache.counters().hits);
+        self.tally.bump(|c| &c.hits);
         Some(value)
+    }
+
+    /// A value kept during this outage, if Redis is still unreachable.
+    fn served_by_fallback(&self, outage: u64) -> Option<T> {
+        let bytes = self.cache.fallback()?.get(self.key, outage)?;
+        let value = fresh_copy(self.codec, &bytes, bytes.kept())?;
+        self.tally.bump(|c| &c.hits);
+        self.tally.bump(|c| &c.fallback_hits);
+        Some(value)
+    }
+
+    /// Keeps a value computed while Redis was unreachable, for later calls during the same
+    /// outage.
+    fn keep_in_fallback(&self, value: &T, outage: u64) {
+        let Some(fallback) = self.cache.fallback() else {
+            return;
+        };
+        let Ok(bytes) = self.codec.encode(value, &codec::Header::default()) else {
+            return; // not cacheable at all: the store path logs it
+        };
+        if bytes.len() <= self.cache.max_value_bytes() {
+            let ttl = self.options.ttl;
+            fallback.put(self.key, outage, bytes.into(), self.codec.keep(value), ttl);
+        }
     }
 
     /// Decodes a value, if its tags still have `versions` (when given).
@@ -427,7 +632,28 @@ impl<'a, T> Call<'a, T> {
     }
 }
 
-fn now_ms() -> u64 {
+/// The value of an in-process copy (near cache, outage cushion), if it is fresh and untagged.
+#[inline]
+fn fresh_copy<T>(
+    codec: &ValueCodec<T>,
+    bytes: &[u8],
+    kept: Option<&(dyn std::any::Any + Send + Sync)>,
+) -> Option<T> {
+    match codec::parse(bytes) {
+        Ok(Entry::Value {
+            fresh_until_ms,
+            tag_versions,
+            json,
+        }) if tag_versions.match_current(&[])
+            && fresh_until_ms.is_none_or(|until| now_ms() < until) =>
+        {
+            codec.value_from(kept, json).ok()
+        }
+        _ => None,
+    }
+}
+
+pub(crate) fn now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |since| since.as_millis() as u64)

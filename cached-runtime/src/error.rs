@@ -7,6 +7,22 @@ use std::fmt;
 /// got no answer.
 ///
 /// Messages never contain a connection string, password or ACL user secret.
+///
+/// ```
+/// use std::time::Duration;
+/// use redcache::{Cache, Error};
+///
+/// match Cache::builder().op_timeout(Duration::from_secs(600)).build() {
+///     Err(Error::InvalidOption { option, reason }) => {
+///         assert_eq!(option, "op_timeout");
+///         println!("{reason}");
+///     }
+///     other => panic!("expected an invalid option, got {other:?}"),
+/// }
+/// let error = Cache::redis("redis://user:hunter2@[bad").unwrap_err();
+/// assert!(matches!(error, Error::InvalidUrl { .. }));
+/// assert!(!error.to_string().contains("hunter2"));
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Error {
@@ -20,6 +36,15 @@ pub enum Error {
         /// Which option.
         option: &'static str,
         /// What is wrong with it.
+        reason: String,
+    },
+    /// A TLS certificate or key given to the builder is malformed, or cannot be used (a key
+    /// that does not belong to its certificate, certificates without a `rediss://` URL, or a
+    /// build without the `tls` feature).
+    InvalidTls {
+        /// Which option: `tls_root_cert` or `tls_client_cert`.
+        option: &'static str,
+        /// What is wrong (never the PEM itself, which may hold a private key).
         reason: String,
     },
     /// [`set_global`](crate::set_global) was called after a global cache was installed (or
@@ -39,6 +64,7 @@ impl fmt::Display for Error {
         match self {
             Error::InvalidUrl { reason } => write!(f, "invalid Redis URL: {reason}"),
             Error::InvalidOption { option, reason } => write!(f, "invalid `{option}`: {reason}"),
+            Error::InvalidTls { option, reason } => write!(f, "invalid TLS `{option}`: {reason}"),
             Error::GlobalAlreadySet => f.write_str(
                 "a global cache is already installed; call `redcache::set_global` once, before the first cached call",
             ),

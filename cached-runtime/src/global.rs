@@ -12,6 +12,31 @@ static GLOBAL: OnceLock<Cache> = OnceLock::new();
 ///
 /// Call it once, before the first cached call. Fails with [`Error::GlobalAlreadySet`] if a
 /// global cache is already installed, including the default one a cached call installed.
+///
+/// # Errors
+///
+/// [`Error::GlobalAlreadySet`] when a global cache is already installed.
+///
+/// # Examples
+///
+/// ```
+/// use redcache::{Cache, cache};
+///
+/// #[cache(key = "double:<n>", ttl = 60)] // no `cache = ..`: the global cache
+/// async fn double(n: u64) -> u64 {
+///     n * 2
+/// }
+///
+/// #[tokio::main]
+/// async fn main() -> Result<(), redcache::Error> {
+///     let cache = Cache::builder().prefix("my-service").build()?; // or `.url(..)`
+///     redcache::set_global(cache)?; // once, before the first cached call
+///     assert_eq!(double(21).await, 42);
+///     assert_eq!(redcache::global().get::<u64>("double:21").await, Some(42));
+///     assert!(redcache::set_global(Cache::memory()).is_err()); // only once
+///     Ok(())
+/// }
+/// ```
 pub fn set_global(cache: Cache) -> Result<(), Error> {
     GLOBAL.set(cache).map_err(|_| Error::GlobalAlreadySet)
 }
@@ -22,6 +47,25 @@ pub fn set_global(cache: Cache) -> Result<(), Error> {
 /// back to a memory store, and [`Cache::health`] says why.
 ///
 /// Use it to read the default cache's [`stats`](Cache::stats).
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use redcache::cache;
+///
+/// #[cache(key = "triple:<n>", ttl = 60)]
+/// async fn triple(n: u64) -> u64 {
+///     n * 3
+/// }
+///
+/// let before = redcache::global().stats().misses;
+/// triple(5).await;
+/// let health = redcache::global().health();
+/// if health.reachable {
+///     assert!(redcache::global().stats().misses > before);
+/// }
+/// # }
+/// ```
 pub fn global() -> &'static Cache {
     GLOBAL.get_or_init(default_global)
 }

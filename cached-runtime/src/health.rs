@@ -7,6 +7,17 @@
 ///
 /// Taking it costs a few atomic reads: no round trip to Redis (use
 /// [`Cache::ping`](crate::Cache::ping) for a fresh answer).
+///
+/// ```
+/// let cache = redcache::Cache::redis("redis://127.0.0.1:6379")?;
+/// let health: redcache::Health = cache.health(); // no round trip
+/// assert!(health.reachable); // nothing has failed yet
+/// assert!(!health.breaker_open);
+/// assert_eq!(health.pending_invalidations, 0);
+/// let json = serde_json::to_string(&health).unwrap(); // for a readiness endpoint
+/// assert!(json.contains(r#""store":"redis""#));
+/// # Ok::<(), redcache::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[non_exhaustive]
 pub struct Health {
@@ -23,8 +34,11 @@ pub struct Health {
     /// Whether the circuit breaker is open: Redis failed three times in a row, so operations
     /// skip it and one call per cooldown probes it again.
     pub breaker_open: bool,
-    /// Whether a near cache (an in-process tier in front of Redis) is armed and serving.
-    /// Always false for now: there is no near cache yet.
+    /// Whether the near cache ([`CacheBuilder::near_cache`](crate::CacheBuilder::near_cache))
+    /// is armed and serving: Redis confirmed client tracking on a live invalidation channel
+    /// (on every master of a cluster). False without a near cache, before the first call that
+    /// uses it, while the channel is lost or misses its heartbeat (L1 is then flushed and
+    /// bypassed), and for good if Redis refused tracking.
     pub near_armed: bool,
     /// Keys, patterns and tags of invalidations not yet delivered (as
     /// [`Stats::invalidations_pending`](crate::Stats::invalidations_pending)). While any is

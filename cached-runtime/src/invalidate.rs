@@ -11,6 +11,7 @@ use std::future::Future;
 use std::sync::atomic::Ordering::Relaxed;
 
 use crate::cache::Cache;
+use crate::entry::EntryRef;
 use crate::pending;
 use crate::tier::{Target, Tier};
 
@@ -26,23 +27,50 @@ pub struct Targets {
     pub tags: Vec<String>,
 }
 
-/// Runs `body`; if `succeeded` says its output is a success, deletes the `targets`.
+impl Targets {
+    /// One exact key.
+    pub(crate) fn key(key: String) -> Targets {
+        Targets {
+            keys: vec![key],
+            ..Targets::default()
+        }
+    }
+}
+
+/// Runs `body`; if `succeeded` says its output is a success, deletes the `targets` from
+/// `cache` (`None` when there are none) and each of `entries` from its own cache.
 pub async fn invalidate_after<R>(
-    cache: &Cache,
-    targets: Targets,
+    own: Option<(&Cache, Targets)>,
+    entries: Vec<EntryRef<()>>,
     succeeded: fn(&R) -> bool,
     body: impl Future<Output = R>,
 ) -> R {
     let output = body.await;
-    // A disabled cache holds nothing to delete.
-    if succeeded(&output) && !cache.is_disabled() {
-        // In a task of its own: the change is made, so the invalidation must finish even if
-        // this caller is cancelled now (it still waits for it, to read its own writes).
-        let cache = cache.clone();
-        let deletion = tokio::spawn(async move { delete(&cache, targets).await });
-        let _ = deletion.await;
+    if !succeeded(&output) {
+        return output;
+    }
+    if let Some((cache, targets)) = own {
+        invalidate_now(cache, targets).await;
+    }
+    for entry in entries {
+        invalidate_now(&entry.cache, Targets::key(entry.to.key)).await;
     }
     output
+}
+
+/// Deletes the targets now; what cannot be deleted now is delivered later.
+///
+/// In a task of its own: the change the invalidation records has been made, so it must
+/// finish even if the caller is dropped meanwhile. The caller still waits for it, to read
+/// its own writes.
+pub(crate) async fn invalidate_now(cache: &Cache, targets: Targets) {
+    // A disabled cache holds nothing to delete.
+    if cache.is_disabled() {
+        return;
+    }
+    let cache = cache.clone();
+    let deletion = tokio::spawn(async move { delete(&cache, targets).await });
+    let _ = deletion.await;
 }
 
 /// Success for a function returning `Result`: invalidate only after `Ok`.
@@ -58,6 +86,10 @@ pub fn always<R>(_: &R) -> bool {
 /// Deletes the targets. What cannot be deleted now is kept and delivered later (see
 /// `pending`).
 async fn delete(cache: &Cache, targets: Targets) {
+    // Values kept during an outage predate this change.
+    if let Some(fallback) = cache.fallback() {
+        fallback.clear();
+    }
     // Calls that start from now on must not join a flight that started before.
     cache
         .flights()

@@ -31,7 +31,7 @@ use std::sync::Arc;
 /// Implement it for your own types by writing their identity through [`KeyWriter`]:
 ///
 /// ```
-/// use cached_runtime::{KeyPart, KeyWriter};
+/// use redcache::{KeyPart, KeyWriter};
 ///
 /// struct Email(String);
 ///
@@ -40,6 +40,9 @@ use std::sync::Arc;
 ///         key.write_str(&self.0.to_lowercase());
 ///     }
 /// }
+///
+/// let email = Email("Ada@Example.com".into());
+/// assert_eq!(redcache::key!("user:<email>"), "user:ada@example.com");
 /// ```
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be part of a cache key",
@@ -55,9 +58,83 @@ pub trait KeyPart {
 }
 
 /// The key under construction, handed to [`KeyPart::write_key_part`].
+///
+/// Its methods escape what a value must not write into a key (separators, globs, cluster hash
+/// tags), except [`write_separator`](KeyWriter::write_separator), which separates fields.
+///
+/// ```
+/// use redcache::{KeyPart, KeyWriter, key};
+///
+/// struct Point { x: i32, y: i32 }
+///
+/// impl KeyPart for Point {
+///     fn write_key_part(&self, key: &mut KeyWriter) {
+///         key.write_display(self.x);
+///         key.write_separator();
+///         key.write_display(self.y);
+///     }
+/// }
+///
+/// let at = Point { x: 3, y: -4 };
+/// assert_eq!(key!("tile:<at>"), "tile:3:-4");
+/// ```
 #[derive(Debug, Clone, Default)]
 pub struct KeyWriter {
-    buf: String,
+    buf: KeyBuf,
+}
+
+/// Keys up to this long are built on the stack: a hit on the memory store then allocates
+/// nothing for its key. Longer ones move to the heap as they grow.
+const INLINE: usize = 96;
+
+/// A key's bytes: inline while short, on the heap past [`INLINE`] bytes.
+#[derive(Debug, Clone)]
+enum KeyBuf {
+    Inline(arrayvec::ArrayString<INLINE>),
+    Heap(String),
+}
+
+impl Default for KeyBuf {
+    fn default() -> Self {
+        KeyBuf::Inline(arrayvec::ArrayString::new())
+    }
+}
+
+impl KeyBuf {
+    #[inline]
+    fn push_str(&mut self, text: &str) {
+        match self {
+            KeyBuf::Inline(inline) => {
+                if inline.try_push_str(text).is_err() {
+                    let mut heap = String::with_capacity(2 * INLINE + text.len());
+                    heap.push_str(inline);
+                    heap.push_str(text);
+                    *self = KeyBuf::Heap(heap);
+                }
+            }
+            KeyBuf::Heap(heap) => heap.push_str(text),
+        }
+    }
+
+    #[inline]
+    fn push(&mut self, c: char) {
+        self.push_str(c.encode_utf8(&mut [0; 4]));
+    }
+
+    #[inline]
+    fn as_str(&self) -> &str {
+        match self {
+            KeyBuf::Inline(inline) => inline,
+            KeyBuf::Heap(heap) => heap,
+        }
+    }
+
+    /// Inserts `c` at byte `at` (rare: a nested `None`), on the heap.
+    fn insert(&mut self, at: usize, c: char) {
+        let mut heap = self.as_str().to_owned();
+        heap.insert(at, c);
+        *self = KeyBuf::Heap(heap);
+    }
 }
 
 /// `None` in a key. Text never contains it, so `None` and `Some("")` differ.
@@ -65,13 +142,32 @@ const NONE_MARKER: char = '~';
 
 impl KeyWriter {
     pub(crate) fn with_prefix(prefix: &str, capacity: usize) -> Self {
-        let mut buf = String::with_capacity(prefix.len() + capacity);
+        let mut buf = if prefix.len() + capacity <= INLINE {
+            KeyBuf::default()
+        } else {
+            KeyBuf::Heap(String::with_capacity(prefix.len() + capacity))
+        };
         buf.push_str(prefix);
         KeyWriter { buf }
     }
 
     /// Writes text, escaping every byte that is not an ASCII letter or digit or one of `.`,
     /// `_`, `-`, `@`.
+    ///
+    /// ```
+    /// use redcache::{KeyPart, KeyWriter, key};
+    ///
+    /// struct Tag(String);
+    ///
+    /// impl KeyPart for Tag {
+    ///     fn write_key_part(&self, key: &mut KeyWriter) {
+    ///         key.write_str(&self.0);
+    ///     }
+    /// }
+    ///
+    /// let tag = Tag("rust lang/*".into());
+    /// assert_eq!(key!("tag:<tag>"), "tag:rust%20lang%2F%2A");
+    /// ```
     pub fn write_str(&mut self, text: &str) {
         let bytes = text.as_bytes();
         let mut start = 0;
@@ -93,7 +189,7 @@ impl KeyWriter {
     /// (values write theirs as `%3A`), so `("a:b", "c")` and `("a", "b:c")` stay distinct.
     ///
     /// ```
-    /// use cached_runtime::{KeyPart, KeyWriter};
+    /// use redcache::{KeyPart, KeyWriter, key};
     ///
     /// struct Pair(String, String);
     ///
@@ -104,12 +200,33 @@ impl KeyWriter {
     ///         key.write_str(&self.1);
     ///     }
     /// }
+    ///
+    /// let (a, b) = (Pair("a:b".into(), "c".into()), Pair("a".into(), "b:c".into()));
+    /// assert_eq!(key!("pair:<a>"), "pair:a%3Ab:c");
+    /// assert_eq!(key!("pair:<b>"), "pair:a:b%3Ac");
     /// ```
     pub fn write_separator(&mut self) {
         self.buf.push(':');
     }
 
-    /// Writes a value's `Display` form, escaped as by [`KeyWriter::write_str`].
+    /// Writes a value's `Display` form, escaped as by [`KeyWriter::write_str`], without
+    /// building a `String` first.
+    ///
+    /// ```
+    /// use std::net::Ipv4Addr;
+    /// use redcache::{KeyPart, KeyWriter, key};
+    ///
+    /// struct Client(Ipv4Addr);
+    ///
+    /// impl KeyPart for Client {
+    ///     fn write_key_part(&self, key: &mut KeyWriter) {
+    ///         key.write_display(self.0);
+    ///     }
+    /// }
+    ///
+    /// let client = Client(Ipv4Addr::new(10, 0, 0, 1));
+    /// assert_eq!(key!("quota:<client>"), "quota:10.0.0.1");
+    /// ```
     pub fn write_display(&mut self, value: impl fmt::Display) {
         struct Escaping<'a>(&'a mut KeyWriter);
         impl fmt::Write for Escaping<'_> {
@@ -132,15 +249,25 @@ impl KeyWriter {
         use sha2::Digest;
         let mut plain = KeyWriter::default();
         value.write_key_part(&mut plain);
-        let digest = sha2::Sha256::digest(plain.buf.as_bytes());
+        let digest = sha2::Sha256::digest(plain.as_str().as_bytes());
         // 128 bits is plenty to make collisions impossible in practice and keeps keys short.
         for byte in &digest[..16] {
             push_hex(&mut self.buf, *byte);
         }
     }
 
+    /// The key, owned.
     pub(crate) fn finish(self) -> String {
-        self.buf
+        match self.buf {
+            KeyBuf::Inline(inline) => inline.as_str().to_owned(),
+            KeyBuf::Heap(heap) => heap,
+        }
+    }
+
+    /// The key so far.
+    #[inline]
+    pub(crate) fn as_str(&self) -> &str {
+        self.buf.as_str()
     }
 
     fn write_raw(&mut self, text: &str) {
@@ -152,12 +279,12 @@ fn is_plain(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'@')
 }
 
-fn push_escaped(buf: &mut String, b: u8) {
+fn push_escaped(buf: &mut KeyBuf, b: u8) {
     buf.push('%');
     push_hex(buf, b);
 }
 
-fn push_hex(buf: &mut String, b: u8) {
+fn push_hex(buf: &mut KeyBuf, b: u8) {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
     buf.push(HEX[usize::from(b >> 4)] as char);
     buf.push(HEX[usize::from(b & 0xF)] as char);
@@ -222,10 +349,10 @@ impl<T: KeyPart> KeyPart for Option<T> {
         match self {
             None => key.buf.push(NONE_MARKER),
             Some(value) => {
-                let start = key.buf.len();
+                let start = key.as_str().len();
                 value.write_key_part(key);
                 // Only a nested `None` starts with the marker: tell `Some(None)` from `None`.
-                if key.buf[start..].starts_with(NONE_MARKER) {
+                if key.as_str()[start..].starts_with(NONE_MARKER) {
                     key.buf.insert(start, NONE_MARKER);
                 }
             }
@@ -322,6 +449,18 @@ mod tests {
         let mut key = KeyWriter::default();
         value.write_key_part(&mut key);
         key.finish()
+    }
+
+    #[test]
+    fn keys_longer_than_the_inline_buffer_move_to_the_heap_intact() {
+        let long = "x".repeat(INLINE - 3);
+        let mut key = KeyWriter::with_prefix("app:", 8);
+        key.write_str(&long);
+        key.write_str("a:b");
+        Some(None::<u8>).write_key_part(&mut key);
+        assert_eq!(key.as_str(), format!("app:{long}a%3Ab~~"));
+        assert_eq!(key.finish(), format!("app:{long}a%3Ab~~"));
+        assert_eq!(key_of(&Some(None::<u8>)), "~~", "inline too");
     }
 
     #[test]

@@ -21,6 +21,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
+use crate::telemetry;
 use crate::tier::Target;
 
 /// How often the delivery task tries again.
@@ -66,6 +67,7 @@ impl Pending {
             return false;
         }
         self.held.fetch_add(size, SeqCst);
+        telemetry::pending(size, 0);
         targets.push(target);
         true
     }
@@ -79,6 +81,7 @@ impl Pending {
     /// A taken target of `size` keys, patterns or tags was delivered.
     pub(crate) fn delivered(&self, size: u64) {
         self.held.fetch_sub(size, SeqCst);
+        telemetry::pending(0, size);
     }
 
     /// Puts back what is left of a taken target of `size` (kept first, so `held` never drops to zero while
@@ -88,6 +91,7 @@ impl Pending {
         self.lock().push(left);
         self.held.fetch_add(left_size, SeqCst);
         self.held.fetch_sub(size, SeqCst);
+        telemetry::pending(left_size, size);
     }
 
     /// Claims the right to run the delivery task; false if one runs already.
@@ -103,6 +107,13 @@ impl Pending {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Target>> {
         self.targets.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl Drop for Pending {
+    /// What a dropped cache held is no longer pending anywhere (the process-wide gauge).
+    fn drop(&mut self) {
+        telemetry::pending(0, *self.held.get_mut());
     }
 }
 

@@ -1,12 +1,33 @@
 //! Counters every cache keeps, read with [`Cache::stats`](crate::Cache::stats). Each is bumped
 //! at one level: outcomes by the operations (`call`, `invalidate`), absorbed failures by the
 //! fail-open policy. Nothing else counts.
+//!
+//! Outcomes are also counted per cached function ([`Cache::function_stats`]
+//! (crate::Cache::function_stats)): each `#[cache]` function has a [`CallSite`] (a `static`
+//! in its expansion) that gets a small process-wide index on its first call; each cache keeps
+//! a table of counters indexed by it ([`FunctionTable`]). Finding a function's counters is
+//! two indexed loads, with no lock, hash or string comparison on the call path, and works the
+//! same for any number of caches (each has its own table).
 
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
 
 /// A snapshot of a cache's counters since it was built.
 ///
 /// Serializes (`serde`) as a map from field name to count, for a metrics or admin endpoint.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let cache = redcache::Cache::memory();
+/// cache.get::<u32>("absent").await;
+/// let stats: redcache::Stats = cache.stats();
+/// assert_eq!(stats.misses, 1);
+/// let json = serde_json::to_value(stats).unwrap();
+/// assert_eq!(json["misses"], 1);
+/// # }
+/// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 #[non_exhaustive]
 pub struct Stats {
@@ -23,6 +44,14 @@ pub struct Stats {
     pub decode_errors: u64,
     /// Cache operations skipped because the circuit breaker was open (Redis recently failing).
     pub breaker_skips: u64,
+    /// Calls answered from the near cache (the in-process copy in front of Redis), with no
+    /// network I/O. Also counted in `hits`.
+    pub near_hits: u64,
+    /// Calls answered, while Redis was unreachable, with a value computed earlier during the
+    /// outage and kept in process memory
+    /// ([`CacheBuilder::outage_fallback`](crate::CacheBuilder::outage_fallback)). Also counted
+    /// in `hits`.
+    pub fallback_hits: u64,
     /// Calls answered with the value another concurrent call computed (single-flight), without
     /// running the body. Also counted in `hits`.
     pub coalesced: u64,
@@ -57,6 +86,8 @@ pub struct Stats {
 pub(crate) struct Counters {
     pub(crate) hits: AtomicU64,
     pub(crate) misses: AtomicU64,
+    pub(crate) near_hits: AtomicU64,
+    pub(crate) fallback_hits: AtomicU64,
     pub(crate) coalesced: AtomicU64,
     pub(crate) stale_served: AtomicU64,
     pub(crate) fail_safe: AtomicU64,
@@ -81,6 +112,182 @@ impl Counters {
     }
 }
 
+/// One `#[cache]` function, as its expansion declares it in a `static`: its path, and the
+/// index of its counters in every cache's table of counters (`FunctionTable`), given on its first call.
+#[derive(Debug)]
+pub struct CallSite {
+    name: &'static str,
+    /// The index plus one; 0 until the first call.
+    index: AtomicUsize,
+}
+
+/// The next index to give a [`CallSite`] (plus one).
+static NEXT_INDEX: AtomicUsize = AtomicUsize::new(1);
+
+impl CallSite {
+    /// The function at path `name` (`my_app::users::get_user`).
+    pub const fn new(name: &'static str) -> CallSite {
+        CallSite {
+            name,
+            index: AtomicUsize::new(0),
+        }
+    }
+
+    /// The function's path.
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    #[inline]
+    fn index(&self) -> usize {
+        match self.index.load(Relaxed) {
+            0 => self.first_index(),
+            index => index - 1,
+        }
+    }
+
+    #[cold]
+    fn first_index(&self) -> usize {
+        let new = NEXT_INDEX.fetch_add(1, Relaxed);
+        match self.index.compare_exchange(0, new, Relaxed, Relaxed) {
+            Ok(_) => new - 1,
+            // Another thread gave it one first (the index drawn here is left unused).
+            Err(given) => given - 1,
+        }
+    }
+}
+
+/// Functions per chunk of a [`FunctionTable`].
+const CHUNK: usize = 64;
+/// Chunks per table: room for 8,192 cached functions per process.
+const CHUNKS: usize = 128;
+
+/// A cache's outcome counters per cached function, indexed by [`CallSite`] index. Chunks
+/// are allocated on first use, so a cache used by few functions holds little.
+#[derive(Debug)]
+pub(crate) struct FunctionTable {
+    chunks: Box<[OnceLock<Chunk>]>,
+}
+
+/// `CHUNK` functions' counters, each set up on its function's first call.
+type Chunk = Box<[OnceLock<Named>]>;
+
+#[derive(Debug)]
+struct Named {
+    name: &'static str,
+    counters: Counters,
+}
+
+impl Default for FunctionTable {
+    fn default() -> Self {
+        FunctionTable {
+            chunks: (0..CHUNKS).map(|_| OnceLock::new()).collect(),
+        }
+    }
+}
+
+impl FunctionTable {
+    /// The counters of the function at `site`; `None` past the table's room (the calls are
+    /// then counted in the cache's totals only, and that is logged once).
+    #[inline]
+    pub(crate) fn counters(&self, site: &'static CallSite) -> Option<&Counters> {
+        let index = site.index();
+        let Some(chunk) = self.chunks.get(index / CHUNK) else {
+            table_full(site);
+            return None;
+        };
+        let chunk = chunk.get_or_init(|| (0..CHUNK).map(|_| OnceLock::new()).collect());
+        let named = chunk[index % CHUNK].get_or_init(|| Named {
+            name: site.name,
+            counters: Counters::default(),
+        });
+        Some(&named.counters)
+    }
+
+    /// One row per function that ran on this cache, sorted by name. Functions with the same
+    /// path (methods of two types in one module) share a row.
+    pub(crate) fn rows(&self) -> Vec<(String, Stats)> {
+        let mut rows: BTreeMap<&'static str, Stats> = BTreeMap::new();
+        let chunks = self.chunks.iter().filter_map(OnceLock::get);
+        for named in chunks.flat_map(|chunk| chunk.iter().filter_map(OnceLock::get)) {
+            let row = rows.entry(named.name).or_default();
+            let counts = outcomes(&named.counters);
+            row.hits += counts.hits;
+            row.misses += counts.misses;
+            row.coalesced += counts.coalesced;
+            row.stale_served += counts.stale_served;
+            row.fail_safe += counts.fail_safe;
+            row.lock_waits += counts.lock_waits;
+            row.writes += counts.writes;
+            row.writes_skipped += counts.writes_skipped;
+            row.too_large += counts.too_large;
+        }
+        rows.into_iter()
+            .map(|(name, stats)| (name.to_owned(), stats))
+            .collect()
+    }
+}
+
+#[cold]
+fn table_full(site: &CallSite) {
+    static LOGGED: AtomicBool = AtomicBool::new(false);
+    if !LOGGED.swap(true, Relaxed) {
+        tracing::warn!(
+            target: "redcache",
+            function = site.name,
+            "more than {} cached functions; calls of the others are counted in stats() but have no row in function_stats()",
+            CHUNK * CHUNKS
+        );
+    }
+}
+
+/// What one call counts: the cache's counters and its function's.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Tally<'a> {
+    cache: &'a Counters,
+    function: Option<&'a Counters>,
+}
+
+impl<'a> Tally<'a> {
+    pub(crate) fn new(cache: &'a Counters, function: Option<&'a Counters>) -> Self {
+        Tally { cache, function }
+    }
+
+    /// Bumps one counter of the function's alone (the cache's was bumped elsewhere).
+    #[inline]
+    pub(crate) fn bump_function(self, counter: impl Fn(&Counters) -> &AtomicU64) {
+        self.add_function(counter, 1);
+    }
+
+    /// Adds `n` to one counter of the function's alone.
+    #[inline]
+    pub(crate) fn add_function(self, counter: impl Fn(&Counters) -> &AtomicU64, n: u64) {
+        if let Some(function) = self.function {
+            counter(function).fetch_add(n, Relaxed);
+        }
+    }
+
+    /// Bumps one counter, in both sets.
+    #[inline]
+    pub(crate) fn bump(self, counter: impl Fn(&Counters) -> &AtomicU64) {
+        self.add(counter, 1);
+    }
+
+    /// Adds `n` to one counter, in both sets.
+    #[inline]
+    pub(crate) fn add(self, counter: impl Fn(&Counters) -> &AtomicU64, n: u64) {
+        counter(self.cache).fetch_add(n, Relaxed);
+        if let Some(function) = self.function {
+            counter(function).fetch_add(n, Relaxed);
+        }
+    }
+}
+
+/// The outcome counters alone (the rest zero).
+fn outcomes(counters: &Counters) -> Stats {
+    snapshot(counters, &FailureCounters::default(), 0, 0)
+}
+
 /// The public snapshot of both sets of counters and the pending invalidations.
 pub(crate) fn snapshot(
     outcomes: &Counters,
@@ -89,11 +296,14 @@ pub(crate) fn snapshot(
     invalidations_lost: u64,
 ) -> Stats {
     Stats {
-        hits: outcomes.hits.load(Relaxed),
+        // A near hit bumps `near_hits` alone (one counter on the hottest path).
+        hits: outcomes.hits.load(Relaxed) + outcomes.near_hits.load(Relaxed),
         misses: outcomes.misses.load(Relaxed),
         errors: failures.errors.load(Relaxed),
         decode_errors: failures.decode_errors.load(Relaxed),
         breaker_skips: failures.breaker_skips.load(Relaxed),
+        near_hits: outcomes.near_hits.load(Relaxed),
+        fallback_hits: outcomes.fallback_hits.load(Relaxed),
         coalesced: outcomes.coalesced.load(Relaxed),
         stale_served: outcomes.stale_served.load(Relaxed),
         fail_safe: outcomes.fail_safe.load(Relaxed),

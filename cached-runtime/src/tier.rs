@@ -12,6 +12,7 @@ use crate::backend::memory::MemoryStore;
 use crate::backend::redis::{RedisStore, ScanNode};
 use crate::backend::{Bytes, Kept};
 use crate::fail_open::{FailOpen, Failure};
+use crate::near::{Near, Token};
 use crate::random;
 
 /// The outcome of a read.
@@ -52,6 +53,9 @@ pub(crate) trait Tier {
     /// The bytes at `key`.
     async fn get(&self, key: &str) -> Read;
 
+    /// The bytes at each of `keys`, in order, in one round trip.
+    async fn get_many(&self, keys: &[&str]) -> Vec<Read>;
+
     /// Stores `bytes` only if nothing is at `key`; `Ok(true)` when it did.
     async fn set_if_absent(
         &self,
@@ -59,6 +63,16 @@ pub(crate) trait Tier {
         bytes: &Arc<[u8]>,
         ttl: Duration,
     ) -> Result<bool, Failure>;
+
+    /// Stores `bytes` at `key`, whatever is there (a write-through: it wins over the reads in
+    /// flight, whose compare-and-set then fails). `kept` as for `replace_if`.
+    async fn set(
+        &self,
+        key: &str,
+        bytes: Arc<[u8]>,
+        kept: Option<Kept>,
+        ttl: Duration,
+    ) -> Result<(), Failure>;
 
     /// Replaces the entry at `key` only if it still holds exactly `expected`; `Ok(true)` when
     /// it did. `kept` is the value itself, for a tier that can keep it.
@@ -146,6 +160,36 @@ impl Store {
         }
     }
 
+    /// The near cache in front of Redis, if the cache has one.
+    #[inline]
+    pub(crate) fn near(&self) -> Option<&Arc<Near>> {
+        match self {
+            Store::Redis(redis) => redis.near.as_ref(),
+            Store::Memory(_) => None,
+        }
+    }
+
+    /// Reads `key` from Redis for a near-cache fill: with the entry's remaining TTL (ms, as
+    /// `PTTL` says), and a token taken before the read, when the near cache is armed.
+    pub(crate) async fn get_for_near(
+        &self,
+        near: &Near,
+        key: &str,
+    ) -> (Read, Option<(Token, i64)>) {
+        let Store::Redis(redis) = self else {
+            return (self.get(key).await, None);
+        };
+        let Some(token) = near.token(key) else {
+            return (redis.get(key).await, None);
+        };
+        match redis.run("GET", redis.redis.get_with_ttl(key)).await {
+            Ok((Some(bytes), pttl)) => (Read::Found(Bytes::Owned(bytes)), Some((token, pttl))),
+            Ok((None, _)) => (Read::Absent, None),
+            Err(Failure::WrongType) => (Read::WrongType, None),
+            Err(Failure::Unavailable | Failure::Refused) => (Read::Unavailable, None),
+        }
+    }
+
     /// Asks the store whether it answers: always on memory, `PING` through the fail-open
     /// policy on Redis.
     pub(crate) async fn ping(&self) -> Result<(), Failure> {
@@ -167,6 +211,19 @@ impl Tier for Store {
         }
     }
 
+    async fn get_many(&self, keys: &[&str]) -> Vec<Read> {
+        match self {
+            Store::Memory(memory) => keys
+                .iter()
+                .map(|key| match memory.get(key) {
+                    Some(bytes) => Read::Found(bytes),
+                    None => Read::Absent,
+                })
+                .collect(),
+            Store::Redis(redis) => redis.get_many(keys).await,
+        }
+    }
+
     async fn set_if_absent(
         &self,
         key: &str,
@@ -176,6 +233,22 @@ impl Tier for Store {
         match self {
             Store::Memory(memory) => Ok(memory.set_if_absent(key, bytes.clone(), ttl)),
             Store::Redis(redis) => redis.set_if_absent(key, bytes, ttl).await,
+        }
+    }
+
+    async fn set(
+        &self,
+        key: &str,
+        bytes: Arc<[u8]>,
+        kept: Option<Kept>,
+        ttl: Duration,
+    ) -> Result<(), Failure> {
+        match self {
+            Store::Memory(memory) => {
+                memory.set(key, bytes, kept, ttl);
+                Ok(())
+            }
+            Store::Redis(redis) => redis.set(key, bytes, kept, ttl).await,
         }
     }
 
@@ -245,14 +318,30 @@ pub(crate) struct RedisTier {
     /// The start of the cache's own bookkeeping keys (`<prefix>#`), which a pattern
     /// invalidation leaves alone.
     reserved: String,
+    /// The near cache (L1), if any: every write and deletion made here drops its copies
+    /// once Redis answered, before the caller goes on (see `near`).
+    near: Option<Arc<Near>>,
 }
 
 impl RedisTier {
-    pub(crate) fn new(redis: RedisStore, fail_open: Arc<FailOpen>, prefix: &str) -> Self {
+    pub(crate) fn new(
+        redis: RedisStore,
+        fail_open: Arc<FailOpen>,
+        prefix: &str,
+        near: Option<Near>,
+    ) -> Self {
         RedisTier {
             redis,
             fail_open,
             reserved: format!("{prefix}{RESERVED}"),
+            near: near.map(Arc::new),
+        }
+    }
+
+    /// Drops this process's L1 copy of `key` (after a write to it).
+    fn drop_near(&self, key: &str) {
+        if let Some(near) = &self.near {
+            near.drop_keys(&[key]);
         }
     }
 
@@ -311,14 +400,46 @@ impl Tier for RedisTier {
         }
     }
 
+    async fn get_many(&self, keys: &[&str]) -> Vec<Read> {
+        if keys.is_empty() {
+            return Vec::new();
+        }
+        match self.run("MGET", self.redis.get_many(keys)).await {
+            Ok(values) => values
+                .into_iter()
+                .map(|value| match value {
+                    Some(bytes) => Read::Found(Bytes::Owned(bytes)),
+                    None => Read::Absent,
+                })
+                .collect(),
+            // `MGET` answers nil for a key of another type, so a wrong type cannot fail it.
+            Err(_) => keys.iter().map(|_| Read::Unavailable).collect(),
+        }
+    }
+
     async fn set_if_absent(
         &self,
         key: &str,
         bytes: &Arc<[u8]>,
         ttl: Duration,
     ) -> Result<bool, Failure> {
-        self.run("SET NX", self.redis.set_if_absent(key, bytes, ttl))
-            .await
+        let outcome = self
+            .run("SET NX", self.redis.set_if_absent(key, bytes, ttl))
+            .await;
+        self.drop_near(key);
+        outcome
+    }
+
+    async fn set(
+        &self,
+        key: &str,
+        bytes: Arc<[u8]>,
+        _kept: Option<Kept>,
+        ttl: Duration,
+    ) -> Result<(), Failure> {
+        let outcome = self.run("SET", self.redis.set(key, &bytes, ttl)).await;
+        self.drop_near(key);
+        outcome
     }
 
     async fn replace_if(
@@ -329,8 +450,11 @@ impl Tier for RedisTier {
         _kept: impl FnOnce() -> Option<Kept>,
         ttl: Duration,
     ) -> Result<bool, Failure> {
-        self.run("EVALSHA", self.redis.replace_if(key, expected, &bytes, ttl))
-            .await
+        let outcome = self
+            .run("EVALSHA", self.redis.replace_if(key, expected, &bytes, ttl))
+            .await;
+        self.drop_near(key);
+        outcome
     }
 
     async fn take_over(
@@ -339,17 +463,55 @@ impl Tier for RedisTier {
         lease: &Arc<[u8]>,
         ttl: Duration,
     ) -> Result<bool, Failure> {
-        self.run("EVALSHA", self.redis.take_over(key, lease, ttl))
-            .await
+        let outcome = self
+            .run("EVALSHA", self.redis.take_over(key, lease, ttl))
+            .await;
+        self.drop_near(key);
+        outcome
     }
 
     async fn delete_if(&self, key: &str, expected: &[u8]) {
         let _ = self
             .run("EVALSHA", self.redis.delete_if(key, expected))
             .await;
+        self.drop_near(key);
     }
 
     async fn delete(&self, target: Target) -> Result<u64, Target> {
+        let Some(near) = &self.near else {
+            return self.delete_in_redis(target).await;
+        };
+        // Dropped after Redis answered (or failed: then the invalidation is kept, and nothing
+        // is served while it is): a fill that read the old value took its token before this,
+        // so it is discarded too.
+        let dropped = match &target {
+            Target::Keys(keys) => Some(Target::Keys(keys.clone())),
+            Target::Pattern(pattern) => Some(Target::Pattern(pattern.clone())),
+            // Tagged entries are never copied into L1.
+            Target::Tag(_) => None,
+        };
+        let outcome = self.delete_in_redis(target).await;
+        match dropped {
+            Some(Target::Keys(keys)) => near.drop_keys(&keys),
+            Some(Target::Pattern(pattern)) => near.drop_matching(&pattern),
+            _ => {}
+        }
+        outcome
+    }
+
+    async fn tag(&self, tag: &str, key: &str, lifetime: Duration) -> Result<u64, Failure> {
+        let tagging = self.redis.tag(tag, key, lifetime, new_version());
+        self.run("EVALSHA", tagging).await
+    }
+
+    async fn tag_versions(&self, tags: &[String]) -> Result<Vec<Option<u64>>, Failure> {
+        self.run("HGET", self.redis.tag_versions(tags)).await
+    }
+}
+
+impl RedisTier {
+    /// Deletes what `target` names in Redis.
+    async fn delete_in_redis(&self, target: Target) -> Result<u64, Target> {
         match target {
             Target::Keys(keys) if keys.is_empty() => Ok(0),
             Target::Keys(keys) => match self.run("UNLINK", self.redis.unlink(&keys)).await {
@@ -377,14 +539,5 @@ impl Tier for RedisTier {
                 }
             }
         }
-    }
-
-    async fn tag(&self, tag: &str, key: &str, lifetime: Duration) -> Result<u64, Failure> {
-        let tagging = self.redis.tag(tag, key, lifetime, new_version());
-        self.run("EVALSHA", tagging).await
-    }
-
-    async fn tag_versions(&self, tags: &[String]) -> Result<Vec<Option<u64>>, Failure> {
-        self.run("HGET", self.redis.tag_versions(tags)).await
     }
 }

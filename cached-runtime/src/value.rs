@@ -76,6 +76,20 @@ impl<T> ValueCodec<T> {
         }
     }
 
+    /// The value of an in-process copy: `kept` (the value itself) cloned, or else decoded
+    /// from its JSON.
+    #[inline]
+    pub(crate) fn value_from(
+        &self,
+        kept: Option<&(dyn Any + Send + Sync)>,
+        json: &[u8],
+    ) -> Result<T, codec::DecodeError> {
+        match kept.and_then(|kept| (self.copies.as_ref()?.take)(kept)) {
+            Some(value) => Ok(value),
+            None => self.decode(json),
+        }
+    }
+
     /// The value to keep as itself next to its bytes, for a tier that can.
     pub(crate) fn keep(&self, value: &T) -> Option<Kept> {
         Some((self.copies.as_ref()?.keep)(value))
@@ -164,6 +178,12 @@ pub trait Shape<R> {
     fn failed(output: &R) -> bool {
         Self::cacheable(output).is_none()
     }
+    /// Whether `output` is an `Err`: the call changed nothing, so `#[cache_put]` writes
+    /// nothing (where a `None` deletes the entry).
+    fn is_err(output: &R) -> bool {
+        let _ = output;
+        false
+    }
 }
 
 /// Any type, cached as is (also `Option<T>` with `cache_none = true`).
@@ -192,6 +212,9 @@ impl<T, E> Shape<Result<T, E>> for OkOnly {
     fn from_cached(value: T) -> Result<T, E> {
         Ok(value)
     }
+    fn is_err(output: &Result<T, E>) -> bool {
+        output.is_err()
+    }
 }
 
 /// `Result<Option<T>, E>`: only `Ok(Some(T))` is cached, so a "not found" is not remembered
@@ -209,6 +232,9 @@ impl<T, E> Shape<Result<Option<T>, E>> for OkSomeOnly {
     }
     /// `Ok(None)` is an answer ("not found"), not a failure.
     fn failed(output: &Result<Option<T>, E>) -> bool {
+        output.is_err()
+    }
+    fn is_err(output: &Result<Option<T>, E>) -> bool {
         output.is_err()
     }
 }

@@ -230,22 +230,8 @@ impl RedisCluster {
             .status()
             .expect("run redis-cli --cluster create");
         assert!(status.success(), "redis-cli --cluster create failed");
-        let cluster = RedisCluster { masters };
-        let deadline = Instant::now() + Duration::from_secs(15);
-        while !cluster.is_ok() {
-            assert!(Instant::now() < deadline, "cluster_state never became ok");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        cluster
-    }
-
-    fn is_ok(&self) -> bool {
-        self.masters.iter().all(|master| {
-            redis::cmd("CLUSTER")
-                .arg("INFO")
-                .query::<String>(&mut master.client())
-                .is_ok_and(|info| info.contains("cluster_state:ok"))
-        })
+        wait_until_cluster_ok(&masters);
+        RedisCluster { masters }
     }
 
     /// `redis://127.0.0.1:port` of every master.
@@ -317,6 +303,23 @@ fn signal(pid: u32, name: &str) {
 fn free_port() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
     listener.local_addr().expect("local addr").port()
+}
+
+/// Waits (up to 15 s) until every master of a new cluster says `cluster_state:ok`.
+pub fn wait_until_cluster_ok(masters: &[RedisServer]) {
+    let is_ok = || {
+        masters.iter().all(|master| {
+            redis::cmd("CLUSTER")
+                .arg("INFO")
+                .query::<String>(&mut master.client())
+                .is_ok_and(|info| info.contains("cluster_state:ok"))
+        })
+    };
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !is_ok() {
+        assert!(Instant::now() < deadline, "cluster_state never became ok");
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 /// Counts how many times a function body ran.

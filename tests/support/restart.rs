@@ -2,8 +2,6 @@
 //! plain server, which would lose options such as `--enable-debug-command` and, for a cluster
 //! node, its membership of the cluster.
 
-use std::time::{Duration, Instant};
-
 use super::{RedisCluster, RedisServer};
 
 impl RedisServer {
@@ -28,13 +26,6 @@ impl RedisCluster {
         let dir = master.dir.clone().expect("a cluster node has a directory");
         let dir = dir.to_str().expect("utf-8 temp dir");
         master.restart_with(&super::cluster_node_args(dir, extra));
-        let deadline = Instant::now() + Duration::from_secs(15);
-        while !self.is_ok() {
-            assert!(
-                Instant::now() < deadline,
-                "cluster_state never became ok after restarting master {index}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        super::wait_until_cluster_ok(&self.masters);
     }
 }

@@ -129,6 +129,12 @@ impl MemoryStore {
             .is_fresh()
     }
 
+    /// Stores `bytes` at `key`, whatever is there.
+    pub(crate) fn set(&self, key: &str, bytes: Arc<[u8]>, kept: Option<Kept>, ttl: Duration) {
+        self.entries
+            .insert(key.to_owned(), Entry { bytes, kept, ttl });
+    }
+
     /// Replaces the entry at `key` only if it still holds exactly `expected`.
     pub(crate) fn replace_if(
         &self,

@@ -4,6 +4,8 @@
 pub(crate) mod memory;
 pub(crate) mod redis;
 mod slot;
+pub(crate) mod tls;
+pub(crate) mod tracking;
 
 use std::any::Any;
 use std::ops::Deref;

@@ -11,9 +11,10 @@ use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
 use redis::cluster::{ClusterClient, ClusterClientBuilder};
 use redis::cluster_async::ClusterConnection;
 use redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo};
-use redis::{RedisFuture, RedisResult, Script, Value};
+use redis::{ConnectionInfo, RedisFuture, RedisResult, Script, Value};
 
 use super::slot::Slot;
+use super::tls;
 
 /// How many keys one `SCAN` step asks for (and so at most how many one `UNLINK` removes).
 const SCAN_COUNT: usize = 1000;
@@ -105,6 +106,8 @@ enum Target {
     Cluster {
         client: ClusterClient,
         connection: Slot<ClusterConnection>,
+        /// The nodes it was given, for the near cache's own connections.
+        seeds: Vec<redis::ConnectionInfo>,
     },
 }
 
@@ -175,7 +178,12 @@ impl RedisStore {
             .set_min_delay(Duration::from_millis(10))
             .set_max_delay(op_timeout);
         let info = client.get_connection_info();
-        let address = format!("{}/{}", info.addr(), info.redis_settings().db());
+        let address = format!(
+            "{}/{}{}",
+            info.addr(),
+            info.redis_settings().db(),
+            tls_marker(info)
+        );
         RedisStore {
             target: Target::Standalone {
                 client,
@@ -187,25 +195,48 @@ impl RedisStore {
     }
 
     /// A Redis Cluster reached through `nodes` (any of its nodes; the rest are discovered).
-    pub(crate) fn cluster(nodes: &[String], op_timeout: Duration) -> RedisResult<Self> {
+    /// With `certs`, every node's TLS connection uses them (see `tls`).
+    pub(crate) fn cluster(
+        nodes: Vec<ConnectionInfo>,
+        certs: tls::Checked,
+        op_timeout: Duration,
+    ) -> RedisResult<Self> {
+        let seeds: Vec<String> = nodes.iter().map(|info| info.addr().to_string()).collect();
+        let marker = nodes.first().map_or("", tls_marker);
+        // The near cache's tracking connections are made from these, with the certificates.
+        let infos = match &certs {
+            None => nodes.clone(),
+            #[cfg(feature = "tls")]
+            Some(certs) => nodes
+                .iter()
+                .map(|info| {
+                    redis::Client::build_with_tls(info.clone(), certs.clone())
+                        .map(|client| client.get_connection_info().clone())
+                })
+                .collect::<RedisResult<_>>()?,
+            #[cfg(not(feature = "tls"))]
+            Some(never) => match *never {},
+        };
         // The cluster client's defaults retry a request up to 16 times with backoff; as for
         // standalone, our breaker does the retrying.
-        let client = ClusterClientBuilder::new(nodes.iter().map(String::as_str))
+        let builder = ClusterClientBuilder::new(nodes)
             .connection_timeout(op_timeout)
             .response_timeout(op_timeout)
-            .retries(1)
-            .build()?;
-        let seeds: Vec<String> = nodes
-            .iter()
-            .filter_map(|node| redis::IntoConnectionInfo::into_connection_info(node.as_str()).ok())
-            .map(|info| info.addr().to_string())
-            .collect();
+            .retries(1);
+        let builder = match certs {
+            None => builder,
+            #[cfg(feature = "tls")]
+            Some(certs) => builder.certs(certs),
+            #[cfg(not(feature = "tls"))]
+            Some(never) => match never {},
+        };
         Ok(RedisStore {
             target: Target::Cluster {
-                client,
+                client: builder.build()?,
                 connection: Slot::new(),
+                seeds: infos,
             },
-            address: format!("cluster {}", seeds.join(",")),
+            address: format!("cluster {}{marker}", seeds.join(",")),
         })
     }
 
@@ -229,7 +260,9 @@ impl RedisStore {
                 };
                 manager.get(connect).await.map(Connection::Standalone)
             }
-            Target::Cluster { client, connection } => connection
+            Target::Cluster {
+                client, connection, ..
+            } => connection
                 .get(|| client.get_async_connection())
                 .await
                 .map(Connection::Cluster),
@@ -254,6 +287,40 @@ impl RedisStore {
     pub(crate) async fn get(&self, key: &str) -> RedisResult<Option<Vec<u8>>> {
         let mut conn = self.connection().await?;
         redis::cmd("GET").arg(key).query_async(&mut conn).await
+    }
+
+    /// `MGET`: the bytes at each key, in order. On a cluster, redis-rs sends one `MGET` per
+    /// hash slot (Redis refuses one across slots), all in flight at once, and puts the
+    /// replies back in order.
+    pub(crate) async fn get_many(&self, keys: &[&str]) -> RedisResult<Vec<Option<Vec<u8>>>> {
+        let mut conn = self.connection().await?;
+        redis::cmd("MGET").arg(keys).query_async(&mut conn).await
+    }
+
+    /// `GET` and `PTTL` of `key` in one round trip (for a near-cache fill).
+    pub(crate) async fn get_with_ttl(&self, key: &str) -> RedisResult<(Option<Vec<u8>>, i64)> {
+        let mut conn = self.connection().await?;
+        redis::pipe()
+            .cmd("GET")
+            .arg(key)
+            .cmd("PTTL")
+            .arg(key)
+            .query_async(&mut conn)
+            .await
+    }
+
+    /// The servers a near cache tracks: the server itself, or the masters of the cluster
+    /// these seeds belong to.
+    pub(crate) fn tracked_servers(&self) -> crate::near::Servers {
+        use super::tracking::Server;
+        match &self.target {
+            Target::Standalone { client, .. } => {
+                crate::near::Servers::One(Box::new(Server::new(client.get_connection_info())))
+            }
+            Target::Cluster { seeds, .. } => {
+                crate::near::Servers::Cluster(seeds.iter().map(Server::new).collect())
+            }
+        }
     }
 
     /// Replaces a key of another Redis type (or nothing) with `lease`; returns whether it did.
@@ -289,6 +356,18 @@ impl RedisStore {
             .query_async(&mut conn)
             .await?;
         Ok(reply.is_some())
+    }
+
+    /// `SET PX`: stores `bytes` at `key`, whatever is there.
+    pub(crate) async fn set(&self, key: &str, bytes: &[u8], ttl: Duration) -> RedisResult<()> {
+        let mut conn = self.connection().await?;
+        redis::cmd("SET")
+            .arg(key)
+            .arg(bytes)
+            .arg("PX")
+            .arg(millis(ttl))
+            .query_async(&mut conn)
+            .await
     }
 
     /// Replaces the value at `key` only if it still holds exactly `expected` (one script call).
@@ -443,8 +522,16 @@ impl RedisStore {
     }
 }
 
+/// ` (tls)` after the address of a TLS connection, for `Debug`.
+fn tls_marker(info: &ConnectionInfo) -> &'static str {
+    match info.addr() {
+        redis::ConnectionAddr::TcpTls { .. } => " (tls)",
+        _ => "",
+    }
+}
+
 /// The masters in a `CLUSTER NODES` reply that serve slots and are not marked failed.
-fn masters(nodes: &str) -> Vec<ScanNode> {
+pub(crate) fn masters(nodes: &str) -> Vec<ScanNode> {
     nodes
         .lines()
         .filter_map(|line| {

@@ -9,6 +9,8 @@
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
+use crate::telemetry;
+
 const THRESHOLD: u32 = 3;
 
 #[derive(Debug)]
@@ -52,8 +54,9 @@ impl Breaker {
         if self.consecutive_failures.load(Relaxed) != 0 {
             self.consecutive_failures.store(0, Relaxed);
         }
-        if self.open_until_ms.load(Relaxed) != 0 {
-            self.open_until_ms.store(0, Relaxed);
+        // A swap, so that exactly one caller reports the close.
+        if self.open_until_ms.load(Relaxed) != 0 && self.open_until_ms.swap(0, Relaxed) != 0 {
+            telemetry::breaker(false);
             tracing::info!(target: "redcache", "cache reachable again; circuit breaker closed");
         }
     }
@@ -65,7 +68,11 @@ impl Breaker {
             return false;
         }
         let until = self.now_ms() + self.cooldown_ms();
-        self.open_until_ms.swap(until, Relaxed) == 0
+        let opened = self.open_until_ms.swap(until, Relaxed) == 0;
+        if opened {
+            telemetry::breaker(true);
+        }
+        opened
     }
 
     /// Whether the breaker is open (skipping, or letting one probe through).
@@ -85,6 +92,15 @@ impl Breaker {
 
     fn cooldown_ms(&self) -> u64 {
         self.cooldown.as_millis().max(1) as u64
+    }
+}
+
+impl Drop for Breaker {
+    /// A dropped cache's open breaker no longer counts (the process-wide gauge).
+    fn drop(&mut self) {
+        if *self.open_until_ms.get_mut() != 0 {
+            telemetry::breaker(false);
+        }
     }
 }
 

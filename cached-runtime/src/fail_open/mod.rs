@@ -39,12 +39,13 @@ mod log;
 
 use std::fmt;
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
 use redis::RedisError;
 
 use crate::stats::{Counters, FailureCounters};
+use crate::telemetry::{self, OpTimer};
 use breaker::Breaker;
 use log::LogLimiter;
 
@@ -72,6 +73,9 @@ pub(crate) struct FailOpen {
     replace_connection: AtomicBool,
     /// Whether the last operation reached Redis (true until one fails).
     reachable: AtomicBool,
+    /// How many times Redis became reachable again after being unreachable: each outage has
+    /// its own number (the outage cushion keeps values per outage).
+    recoveries: AtomicU64,
     breaker: Breaker,
     log: LogLimiter,
     failures: FailureCounters,
@@ -89,6 +93,7 @@ impl FailOpen {
             always_timed,
             replace_connection: AtomicBool::new(false),
             reachable: AtomicBool::new(true),
+            recoveries: AtomicU64::new(0),
             breaker: Breaker::new(breaker_cooldown),
             log: LogLimiter::new(),
             failures: FailureCounters::default(),
@@ -119,9 +124,15 @@ impl FailOpen {
     fn mark_reachable(&self) {
         // Read first: on the healthy path the flag is already set, and a load keeps the cache
         // line shared between cores.
-        if !self.reachable.load(Relaxed) {
-            self.reachable.store(true, Relaxed);
+        if !self.reachable.load(Relaxed) && !self.reachable.swap(true, Relaxed) {
+            self.recoveries.fetch_add(1, Relaxed);
         }
+    }
+
+    /// The number of the current (or last) outage: it changes as soon as Redis answers after
+    /// being unreachable.
+    pub(crate) fn recoveries(&self) -> u64 {
+        self.recoveries.load(Relaxed)
     }
 
     /// Runs one Redis operation under the policy above.
@@ -132,14 +143,17 @@ impl FailOpen {
     ) -> Result<T, Failure> {
         if !self.breaker.allow() {
             Counters::bump(&self.failures.breaker_skips);
+            telemetry::error("breaker_skip");
             return Err(Failure::Unavailable);
         }
+        let timer = OpTimer::start();
         // Keeping our own timer off the healthy path is worth ~10% of hit throughput.
         let outcome = if self.suspect.load(Relaxed) || self.always_timed {
             tokio::time::timeout(self.op_timeout, call).await
         } else {
             Ok(call.await)
         };
+        timer.finish(op);
         let error = match outcome {
             Ok(Ok(value)) => {
                 self.breaker.record_success();
@@ -154,6 +168,7 @@ impl FailOpen {
         };
         Counters::bump(&self.failures.errors);
         if is_unavailable(&error) {
+            telemetry::error("unavailable");
             self.suspect.store(true, Relaxed);
             self.reachable.store(false, Relaxed);
             let opened = self.breaker.record_failure();
@@ -176,8 +191,10 @@ impl FailOpen {
             self.mark_reachable();
             self.redis_failed(op, &error);
             if error.code() == Some("WRONGTYPE") {
+                telemetry::error("wrong_type");
                 Err(Failure::WrongType)
             } else {
+                telemetry::error("refused");
                 Err(Failure::Refused)
             }
         }
@@ -201,6 +218,7 @@ impl FailOpen {
     pub(crate) fn decode_failed(&self, key: &str, error: &dyn fmt::Display) {
         Counters::bump(&self.failures.errors);
         Counters::bump(&self.failures.decode_errors);
+        telemetry::error("decode");
         self.absorbed(
             "cached entry does not decode; treated as a miss and overwritten",
             key,
@@ -211,6 +229,7 @@ impl FailOpen {
     /// A value that does not serialize: returned to the caller, not cached.
     pub(crate) fn encode_failed(&self, key: &str, error: &serde_json::Error) {
         Counters::bump(&self.failures.errors);
+        telemetry::error("encode");
         self.absorbed(
             "value does not serialize to JSON; returned but not cached",
             key,
@@ -220,11 +239,20 @@ impl FailOpen {
 
     /// A value larger than `max_value_bytes`: returned to the caller, not cached.
     pub(crate) fn too_large(&self, key: &str, bytes: usize, limit: usize) {
+        telemetry::error("too_large");
         self.absorbed(
             "value larger than max_value_bytes; returned but not cached",
             key,
             &format_args!("{bytes} bytes, limit {limit}"),
         );
+    }
+
+    /// A key given to the programmatic API that it refuses (see `api`): nothing is read,
+    /// written or deleted.
+    pub(crate) fn bad_key(&self, key: &str, why: &str) {
+        Counters::bump(&self.failures.errors);
+        telemetry::error("bad_key");
+        self.absorbed("key refused; the cache was not used", key, &why);
     }
 
     /// A body error answered with the stale value (`fail_safe`).
@@ -248,6 +276,7 @@ impl FailOpen {
     /// An invalidation dropped because too many are pending: logged at `error`, as entries it
     /// would have deleted may be served by other processes until they expire.
     pub(crate) fn invalidation_lost(&self, lost: u64, bound: u64) {
+        telemetry::error("invalidation_lost");
         if let Some(held_back) = self.log.admit() {
             tracing::error!(
                 target: "redcache",

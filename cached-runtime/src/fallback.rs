@@ -1,0 +1,109 @@
+//! The outage cushion (`CacheBuilder::outage_fallback`): while Redis is unreachable, values
+//! that calls compute are kept in process memory and served to later calls, so an outage does
+//! not send every call to the source.
+//!
+//! # Behavior
+//!
+//! * Used only while the fail-open policy says Redis is unreachable (the call's read failed to
+//!   reach it, or the open breaker skipped it), and never while an invalidation is pending
+//!   (calls then bypass the cache altogether).
+//! * A value lives at most the configured duration (and at most its function's `ttl`).
+//! * Each value belongs to the outage it was computed in (`FailOpen::recoveries`): as soon as
+//!   any operation reaches Redis again, the outage is over and every value kept during it is
+//!   dead (and the store cleared by the next call that sees Redis).
+//! * At most [`BOUND`] values are kept (least useful evicted first).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::time::{Duration, Instant};
+
+use crate::backend::{Bytes, Kept};
+
+/// How many values are kept at most.
+pub(crate) const BOUND: u64 = 10_000;
+
+#[derive(Clone)]
+struct Cushioned {
+    bytes: Arc<[u8]>,
+    kept: Option<Kept>,
+    outage: u64,
+    lifetime: Duration,
+}
+
+struct Lifetime;
+
+impl moka::Expiry<String, Cushioned> for Lifetime {
+    fn expire_after_create(&self, _: &String, value: &Cushioned, _: Instant) -> Option<Duration> {
+        Some(value.lifetime)
+    }
+}
+
+pub(crate) struct Fallback {
+    values: moka::sync::Cache<String, Cushioned, foldhash::fast::RandomState>,
+    max_age: Duration,
+    /// Something may be kept: the next call that reaches Redis clears the store.
+    holds: AtomicBool,
+}
+
+impl std::fmt::Debug for Fallback {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Fallback")
+            .field("max_age", &self.max_age)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Fallback {
+    pub(crate) fn new(max_age: Duration) -> Self {
+        Fallback {
+            values: moka::sync::Cache::builder()
+                .max_capacity(BOUND)
+                .expire_after(Lifetime)
+                .build_with_hasher(foldhash::fast::RandomState::default()),
+            max_age,
+            holds: AtomicBool::new(false),
+        }
+    }
+
+    /// The value kept for `key` during outage `outage`.
+    pub(crate) fn get(&self, key: &str, outage: u64) -> Option<Bytes> {
+        let value = self.values.get(key)?;
+        (value.outage == outage).then(|| Bytes::Shared(value.bytes, value.kept))
+    }
+
+    /// Keeps a value computed during outage `outage`, for at most `ttl`.
+    pub(crate) fn put(
+        &self,
+        key: &str,
+        outage: u64,
+        bytes: Arc<[u8]>,
+        kept: Option<Kept>,
+        ttl: Duration,
+    ) {
+        self.holds.store(true, Relaxed);
+        let lifetime = self.max_age.min(ttl);
+        self.values.insert(
+            key.to_owned(),
+            Cushioned {
+                bytes,
+                kept,
+                outage,
+                lifetime,
+            },
+        );
+    }
+
+    /// Drops everything kept (an invalidation by this process).
+    pub(crate) fn clear(&self) {
+        self.holds.store(false, Relaxed);
+        self.values.invalidate_all();
+    }
+
+    /// Redis answered: the outage is over, nothing kept during it is served any more.
+    #[inline]
+    pub(crate) fn redis_answered(&self) {
+        if self.holds.load(Relaxed) && self.holds.swap(false, Relaxed) {
+            self.values.invalidate_all();
+        }
+    }
+}
