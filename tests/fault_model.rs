@@ -18,6 +18,8 @@
 //! * Cluster (three masters): both caches reach the cluster directly and each server fault
 //!   hits one master picked at random. There is no proxy: the cluster client learns every
 //!   node's own address from `CLUSTER SLOTS` and would bypass it.
+//! * Cluster with near caches: the same, both caches with `near_cache` (one tracking
+//!   connection per master each), with the near variant's functions and grace window.
 //!
 //! The reference model holds, for every id, the newest version whose write *and*
 //! invalidation had returned. Each read is checked against what the model held when the read
@@ -149,6 +151,15 @@ async fn cluster_never_serves_stale_values_under_faults() {
     let a = build(Cache::builder().cluster(cluster.urls()));
     let b = build(Cache::builder().cluster(cluster.urls()));
     run("cluster", Target::Cluster(cluster), a, b).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_with_near_caches_never_serves_stale_values_under_faults() {
+    let _alone = ONE_AT_A_TIME.lock().await;
+    let cluster = RedisCluster::start_with(SERVER_ARGS);
+    let a = build(Cache::builder().cluster(cluster.urls()).near_cache(1000));
+    let b = build(Cache::builder().cluster(cluster.urls()).near_cache(1000));
+    run("cluster, near", Target::Cluster(cluster), a, b).await;
 }
 
 fn build(builder: CacheBuilder) -> Cache {
