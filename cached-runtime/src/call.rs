@@ -23,6 +23,7 @@ use crate::stats::{CallSite, Tally};
 use crate::telemetry::{self, Outcome};
 use crate::tier::{Read, Tier};
 use crate::value::{Shape, ValueCodec};
+use futures_util::future::Either;
 use tracing::Instrument;
 
 /// The options of one `#[cache]` function, checked by the macro and built as a constant.
@@ -120,7 +121,8 @@ impl CallOptions {
 /// Cache-aside, with the protections of `options`.
 ///
 /// 0. While an invalidation is undelivered (`pending`), or caching is disabled, the cache is
-///    bypassed. A fresh copy in the near cache (`near`), if armed, is a hit with no I/O.
+///    bypassed. A fresh copy held in this process (the memory store, or the near cache if
+///    armed) is a hit with no I/O, answered before the call's future is even built.
 /// 1. *Lookup*: read the key (and its tags' versions). A fresh value whose tags still have
 ///    the versions it was written with is returned (a hit).
 /// 2. *Follow*: join the key's flight in this process. Followers get the leader's value (or,
@@ -135,7 +137,60 @@ impl CallOptions {
 /// Each call has a span (see `telemetry`) that records how it was answered; the body runs in
 /// it. Only the body is instrumented, when it runs: wrapping the whole call would copy its
 /// (large) future on every call, hits included.
-pub async fn get_or_compute<S, R>(
+pub fn get_or_compute<S, R>(
+    cache: &Cache,
+    key: KeyWriter,
+    tags: Vec<String>,
+    options: CallOptions,
+    codec: ValueCodec<S::Value>,
+    body: impl Future<Output = R>,
+) -> impl Future<Output = R>
+where
+    S: Shape<R>,
+{
+    // Synchronous, and ahead of the rest: an in-process hit neither builds nor moves the
+    // call's future. That future is large (every phase's state), so the rest of the call
+    // is boxed: one allocation on a call that goes on to Redis or runs its body, and every
+    // caller's own future stays small.
+    match in_process_hit(cache, key.as_str(), &tags, &options, &codec) {
+        Some(value) => Either::Left(std::future::ready(S::from_cached(value))),
+        None => Either::Right(Box::pin(compute::<S, R>(
+            cache, key, tags, options, codec, body,
+        ))),
+    }
+}
+
+/// A fresh copy of `key` held in this process, counted as a hit: from the near cache in
+/// front of Redis, or from the memory store. `None` leaves everything to [`compute`], which
+/// also does what a copy that cannot be used calls for (bypass, logging an undecodable
+/// entry), so nothing here has side effects but a hit's.
+#[inline]
+fn in_process_hit<T>(
+    cache: &Cache,
+    key: &str,
+    tags: &[String],
+    options: &CallOptions,
+    codec: &ValueCodec<T>,
+) -> Option<T> {
+    if cache.pending().holds_any() || cache.is_disabled() {
+        return None;
+    }
+    let tally = cache.tally(options.site);
+    let (value, outcome) = if let Some(near) = usable_near(cache, options, tags) {
+        (near_hit(tally, near, key, codec)?, Outcome::NearHit)
+    } else {
+        let copy = cache.store().in_process(key)?;
+        let value = fresh_copy(codec, &copy, copy.kept())?;
+        tally.bump(|c| &c.hits);
+        (value, Outcome::Hit)
+    };
+    let function = options.function_name();
+    telemetry::call_ended(&telemetry::call_span(function, key), function, outcome);
+    Some(value)
+}
+
+/// The call past its in-process copy: phases 1 to 5 of [`get_or_compute`].
+async fn compute<S, R>(
     cache: &Cache,
     key: KeyWriter,
     tags: Vec<String>,
@@ -159,10 +214,8 @@ where
     }
     // Built on the stack (see `KeyWriter`): a hit allocates nothing for its key.
     let key = key.as_str();
+    // The near cache was tried by `in_process_hit`; a miss there reads Redis for it.
     let near = usable_near(cache, &options, &tags);
-    if let Some(value) = near.and_then(|near| near_hit(tally, near, key, &codec)) {
-        return end(S::from_cached(value), Outcome::NearHit);
-    }
     // The outage this call may see, taken before it reads (see `fallback`).
     let outage = cache.fail_open().recoveries();
     let call = Call {
