@@ -15,27 +15,18 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::backend::{Bytes, Kept};
+use crate::backend::{Bytes, Kept, Local};
+use crate::expiry::Deadline;
 
 /// How many values are kept at most.
 pub(crate) const BOUND: u64 = 10_000;
 
 #[derive(Clone)]
 struct Cushioned {
-    bytes: Arc<[u8]>,
-    kept: Option<Kept>,
+    value: Arc<Local>,
     outage: u64,
-    lifetime: Duration,
-}
-
-struct Lifetime;
-
-impl moka::Expiry<String, Cushioned> for Lifetime {
-    fn expire_after_create(&self, _: &String, value: &Cushioned, _: Instant) -> Option<Duration> {
-        Some(value.lifetime)
-    }
 }
 
 pub(crate) struct Fallback {
@@ -58,17 +49,17 @@ impl Fallback {
         Fallback {
             values: moka::sync::Cache::builder()
                 .max_capacity(BOUND)
-                .expire_after(Lifetime)
                 .build_with_hasher(foldhash::fast::RandomState::default()),
             max_age,
             holds: AtomicBool::new(false),
         }
     }
 
-    /// The value kept for `key` during outage `outage`.
+    /// The value kept for `key` during outage `outage`, if it is not past its lifetime.
+    /// (Nothing is removed here: the store is bounded and cleared when the outage ends.)
     pub(crate) fn get(&self, key: &str, outage: u64) -> Option<Bytes> {
-        let value = self.values.get(key)?;
-        (value.outage == outage).then(|| Bytes::Shared(value.bytes, value.kept))
+        let kept = self.values.get(key)?;
+        (kept.outage == outage && !kept.value.deadline.passed()).then(|| Bytes::Local(kept.value))
     }
 
     /// Keeps a value computed during outage `outage`, for at most `ttl`.
@@ -81,16 +72,13 @@ impl Fallback {
         ttl: Duration,
     ) {
         self.holds.store(true, Relaxed);
-        let lifetime = self.max_age.min(ttl);
-        self.values.insert(
-            key.to_owned(),
-            Cushioned {
-                bytes,
-                kept,
-                outage,
-                lifetime,
-            },
-        );
+        let value = Arc::new(Local {
+            bytes,
+            kept,
+            deadline: Deadline::after(self.max_age.min(ttl)),
+        });
+        self.values
+            .insert(key.to_owned(), Cushioned { value, outage });
     }
 
     /// Drops everything kept (an invalidation by this process).

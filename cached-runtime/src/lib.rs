@@ -32,6 +32,7 @@ mod call;
 mod codec;
 mod entry;
 mod error;
+mod expiry;
 mod fail_open;
 mod fallback;
 mod flight;

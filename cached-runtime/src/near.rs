@@ -30,10 +30,11 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
-use moka::ops::compute::Op;
+use moka::ops::compute::{CompResult, Op};
 
 use crate::backend::Kept;
 use crate::backend::tracking::{self, Message, Server, TrackingError};
+use crate::expiry::{self, Deadline, Expiring, Sweeper};
 use crate::glob;
 use crate::telemetry;
 
@@ -60,11 +61,15 @@ pub(crate) struct Copy {
     kept: Option<Kept>,
     /// The flush generation it was filled in: served only while it is the current one.
     flush: u64,
-    /// How long it may live, from its fill.
-    lifetime: Duration,
+    /// When it stops being served: the entry's TTL in Redis, at most `near_max_ttl`.
+    deadline: Deadline,
 }
 
-struct CopyLifetime;
+impl Expiring for Copy {
+    fn deadline(&self) -> Deadline {
+        self.deadline
+    }
+}
 
 impl Copy {
     /// The entry's bytes, as read from Redis.
@@ -77,22 +82,6 @@ impl Copy {
     #[inline]
     pub(crate) fn kept(&self) -> Option<&(dyn std::any::Any + Send + Sync)> {
         self.kept.as_deref()
-    }
-}
-
-impl moka::Expiry<String, Arc<Copy>> for CopyLifetime {
-    fn expire_after_create(&self, _: &String, copy: &Arc<Copy>, _: Instant) -> Option<Duration> {
-        Some(copy.lifetime)
-    }
-
-    fn expire_after_update(
-        &self,
-        _: &String,
-        copy: &Arc<Copy>,
-        _: Instant,
-        _: Option<Duration>,
-    ) -> Option<Duration> {
-        Some(copy.lifetime)
     }
 }
 
@@ -117,6 +106,8 @@ pub(crate) struct Token {
 
 pub(crate) struct Near {
     copies: moka::sync::Cache<String, Arc<Copy>, foldhash::fast::RandomState>,
+    /// Removes the expired copies nobody reads.
+    sweeper: Sweeper,
     /// Bumped by every flush (message, loss, disarm): copies of older generations are dead.
     flush: AtomicU64,
     /// Bumped by every local pattern sweep: fills in flight are discarded.
@@ -151,8 +142,8 @@ impl Near {
         Near {
             copies: moka::sync::Cache::builder()
                 .max_capacity(max_entries)
-                .expire_after(CopyLifetime)
                 .build_with_hasher(foldhash::fast::RandomState::default()),
+            sweeper: Sweeper::default(),
             flush: AtomicU64::new(0),
             sweep: AtomicU64::new(0),
             slots: (0..SLOTS).map(|_| AtomicU64::new(0)).collect(),
@@ -190,6 +181,10 @@ impl Near {
             return None;
         }
         let copy = self.copies.get(key)?;
+        if copy.deadline.passed() {
+            expiry::remove_if_expired(&self.copies, key);
+            return None;
+        }
         (copy.flush == self.flush.load(SeqCst)).then_some(copy)
     }
 
@@ -221,23 +216,30 @@ impl Near {
             Err(_) if pttl_ms == -1 => self.max_ttl,
             Err(_) => return, // -2: gone already
         };
-        let lifetime = (token.started + remaining).saturating_duration_since(Instant::now());
-        if lifetime.is_zero() {
+        // Counted from before the read was sent: the copy cannot outlive the entry.
+        let deadline = Deadline::at(token.started, remaining);
+        if deadline.passed() {
             return;
         }
         let copy = Arc::new(Copy {
             bytes: Arc::from(bytes),
             kept: kept(),
             flush: token.flush,
-            lifetime,
+            deadline,
         });
-        self.copies.entry_by_ref(key).and_compute_with(|_| {
+        let outcome = self.copies.entry_by_ref(key).and_compute_with(|_| {
             let unchanged = self.is_armed()
                 && self.flush.load(SeqCst) == token.flush
                 && self.sweep.load(SeqCst) == token.sweep
                 && self.slot(key).load(SeqCst) == token.slot;
             if unchanged { Op::Put(copy) } else { Op::Nop }
         });
+        if matches!(
+            outcome,
+            CompResult::Inserted(_) | CompResult::ReplacedWith(_)
+        ) {
+            self.sweeper.inserted(&self.copies);
+        }
     }
 
     /// Drops the copies of `keys` (and discards fills of them in flight).

@@ -1,5 +1,5 @@
-//! The memory backend: a bounded moka cache of encoded entries, each with its own TTL, and
-//! the tag sets.
+//! The memory backend: a bounded moka cache of encoded entries, each with its own deadline
+//! (see `expiry`), and the tag sets.
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -7,32 +7,24 @@ use std::time::{Duration, Instant};
 
 use moka::ops::compute::{CompResult, Op};
 
-use super::{Bytes, Kept};
+use super::{Bytes, Kept, Local};
+use crate::expiry::{self, Deadline, Sweeper};
 use crate::glob;
 
-#[derive(Clone)]
-struct Entry {
-    bytes: Arc<[u8]>,
-    kept: Option<Kept>,
-    ttl: Duration,
+/// An entry: served until its deadline, like a Redis key until its TTL.
+type Entry = Arc<Local>;
+
+fn entry(bytes: Arc<[u8]>, kept: Option<Kept>, ttl: Duration) -> Entry {
+    Arc::new(Local {
+        bytes,
+        kept,
+        deadline: Deadline::after(ttl),
+    })
 }
 
-struct PerEntryTtl;
-
-impl moka::Expiry<String, Entry> for PerEntryTtl {
-    fn expire_after_create(&self, _: &String, entry: &Entry, _: Instant) -> Option<Duration> {
-        Some(entry.ttl)
-    }
-
-    fn expire_after_update(
-        &self,
-        _: &String,
-        entry: &Entry,
-        _: Instant,
-        _: Option<Duration>,
-    ) -> Option<Duration> {
-        Some(entry.ttl)
-    }
+/// Whether `entry` is there for a reader, as a Redis key is until its TTL.
+fn live(entry: Option<&Entry>) -> Option<&Entry> {
+    entry.filter(|entry| !entry.deadline.passed())
 }
 
 /// One tag: the keys cached with it (so an invalidation can delete them), its version (see
@@ -83,6 +75,8 @@ pub(crate) struct MemoryStore {
     /// foldhash (seeded per process) instead of SipHash: keys are short strings, and hashing
     /// them is a visible part of a memory hit.
     entries: moka::sync::Cache<String, Entry, foldhash::fast::RandomState>,
+    /// Removes the expired entries nobody reads.
+    sweeper: Arc<Sweeper>,
 }
 
 impl std::fmt::Debug for MemoryStore {
@@ -106,33 +100,48 @@ impl MemoryStore {
                 .build_with_hasher(foldhash::fast::RandomState::default()),
             entries: moka::sync::Cache::builder()
                 .max_capacity(max_entries)
-                .expire_after(PerEntryTtl)
                 .build_with_hasher(foldhash::fast::RandomState::default()),
+            sweeper: Arc::default(),
         }
     }
 
+    #[inline]
     pub(crate) fn get(&self, key: &str) -> Option<Bytes> {
-        self.entries
-            .get(key)
-            .map(|entry| Bytes::Shared(entry.bytes, entry.kept))
+        let entry = self.entries.get(key)?;
+        if entry.deadline.passed() {
+            expiry::remove_if_expired(&self.entries, key);
+            return None;
+        }
+        Some(Bytes::Local(entry))
     }
 
     /// Stores `bytes` only if nothing is at `key`; returns whether it did.
     pub(crate) fn set_if_absent(&self, key: &str, bytes: Arc<[u8]>, ttl: Duration) -> bool {
-        self.entries
-            .entry_by_ref(key)
-            .or_insert_with(|| Entry {
-                bytes,
-                kept: None,
-                ttl,
-            })
-            .is_fresh()
+        let outcome = self.entries.entry_by_ref(key).and_compute_with(|current| {
+            match live(current.as_ref().map(|c| c.value())) {
+                Some(_) => Op::Nop,
+                None => Op::Put(entry(bytes, None, ttl)),
+            }
+        });
+        self.inserted(outcome)
     }
 
     /// Stores `bytes` at `key`, whatever is there.
     pub(crate) fn set(&self, key: &str, bytes: Arc<[u8]>, kept: Option<Kept>, ttl: Duration) {
-        self.entries
-            .insert(key.to_owned(), Entry { bytes, kept, ttl });
+        self.entries.insert(key.to_owned(), entry(bytes, kept, ttl));
+        self.sweeper.inserted(&self.entries);
+    }
+
+    /// Whether a compute put an entry (and lets the sweeper count it).
+    fn inserted(&self, outcome: CompResult<String, Entry>) -> bool {
+        let put = matches!(
+            outcome,
+            CompResult::Inserted(_) | CompResult::ReplacedWith(_)
+        );
+        if put {
+            self.sweeper.inserted(&self.entries);
+        }
+        put
     }
 
     /// Replaces the entry at `key` only if it still holds exactly `expected`.
@@ -144,26 +153,23 @@ impl MemoryStore {
         kept: Option<Kept>,
         ttl: Duration,
     ) -> bool {
-        let outcome = self
-            .entries
-            .entry_by_ref(key)
-            .and_compute_with(|current| match current {
-                Some(current) if *current.value().bytes == *expected => {
-                    Op::Put(Entry { bytes, kept, ttl })
-                }
+        let outcome = self.entries.entry_by_ref(key).and_compute_with(|current| {
+            match live(current.as_ref().map(|c| c.value())) {
+                Some(current) if *current.bytes == *expected => Op::Put(entry(bytes, kept, ttl)),
                 _ => Op::Nop,
-            });
-        matches!(outcome, CompResult::ReplacedWith(_))
+            }
+        });
+        self.inserted(outcome)
     }
 
     /// Deletes the entry at `key` only if it still holds exactly `expected`.
     pub(crate) fn delete_if(&self, key: &str, expected: &[u8]) {
-        self.entries
-            .entry_by_ref(key)
-            .and_compute_with(|current| match current {
-                Some(current) if *current.value().bytes == *expected => Op::Remove,
+        self.entries.entry_by_ref(key).and_compute_with(|current| {
+            match live(current.as_ref().map(|c| c.value())) {
+                Some(current) if *current.bytes == *expected => Op::Remove,
                 _ => Op::Nop,
-            });
+            }
+        });
     }
 
     pub(crate) fn delete(&self, keys: &[String]) -> u64 {
@@ -247,7 +253,8 @@ impl MemoryStore {
 
     /// Removes through the same per-key serialization as `replace_if`: moka's plain `remove`
     /// does not wait for a compute in progress, which would let a compare-and-set write an
-    /// old value back right after an invalidation.
+    /// old value back right after an invalidation. Returns whether a live entry went (an
+    /// expired one is removed too, uncounted, as Redis would not count it).
     fn remove(&self, key: &str) -> bool {
         let outcome = self
             .entries
@@ -256,6 +263,6 @@ impl MemoryStore {
                 Some(_) => Op::Remove,
                 None => Op::Nop,
             });
-        matches!(outcome, CompResult::Removed(_))
+        matches!(outcome, CompResult::Removed(entry) if !entry.value().deadline.passed())
     }
 }

@@ -11,12 +11,29 @@ use std::any::Any;
 use std::ops::Deref;
 use std::sync::Arc;
 
+use crate::expiry::{Deadline, Expiring};
+
 /// A value kept as itself next to its bytes, in the memory store only (see `value::Copies`).
 pub(crate) type Kept = Arc<dyn Any + Send + Sync>;
 
-/// A stored entry's bytes: shared for the memory store (no copy per hit), owned for Redis.
+/// An entry held in process (the memory store, the outage cushion): its bytes, the value
+/// kept as itself for a `Clone` type, and its deadline. Behind one `Arc`: a hit takes one
+/// reference count.
+pub(crate) struct Local {
+    pub(crate) bytes: Arc<[u8]>,
+    pub(crate) kept: Option<Kept>,
+    pub(crate) deadline: Deadline,
+}
+
+impl Expiring for Local {
+    fn deadline(&self) -> Deadline {
+        self.deadline
+    }
+}
+
+/// A stored entry's bytes: shared for in-process entries (no copy per hit), owned for Redis.
 pub(crate) enum Bytes {
-    Shared(Arc<[u8]>, Option<Kept>),
+    Local(Arc<Local>),
     Owned(Vec<u8>),
 }
 
@@ -24,7 +41,7 @@ impl Bytes {
     /// The value itself, if the memory store kept it.
     pub(crate) fn kept(&self) -> Option<&(dyn Any + Send + Sync)> {
         match self {
-            Bytes::Shared(_, kept) => kept.as_deref(),
+            Bytes::Local(local) => local.kept.as_deref(),
             Bytes::Owned(_) => None,
         }
     }
@@ -44,7 +61,7 @@ impl Deref for Bytes {
 
     fn deref(&self) -> &[u8] {
         match self {
-            Bytes::Shared(bytes, _) => bytes,
+            Bytes::Local(local) => &local.bytes,
             Bytes::Owned(bytes) => bytes,
         }
     }
