@@ -101,19 +101,26 @@ impl Default for KeyBuf {
 }
 
 impl KeyBuf {
-    #[inline]
+    #[inline(always)]
     fn push_str(&mut self, text: &str) {
         match self {
             KeyBuf::Inline(inline) => {
                 if inline.try_push_str(text).is_err() {
-                    let mut heap = String::with_capacity(2 * INLINE + text.len());
-                    heap.push_str(inline);
-                    heap.push_str(text);
-                    *self = KeyBuf::Heap(heap);
+                    self.spill(text);
                 }
             }
             KeyBuf::Heap(heap) => heap.push_str(text),
         }
+    }
+
+    /// Moves an inline key that `text` would overflow to the heap, with `text` added.
+    #[cold]
+    #[inline(never)]
+    fn spill(&mut self, text: &str) {
+        let mut heap = String::with_capacity(2 * INLINE + text.len());
+        heap.push_str(self.as_str());
+        heap.push_str(text);
+        *self = KeyBuf::Heap(heap);
     }
 
     #[inline]
@@ -141,6 +148,7 @@ impl KeyBuf {
 const NONE_MARKER: char = '~';
 
 impl KeyWriter {
+    #[inline]
     pub(crate) fn with_prefix(prefix: &str, capacity: usize) -> Self {
         let mut buf = if prefix.len() + capacity <= INLINE {
             KeyBuf::default()
@@ -240,6 +248,7 @@ impl KeyWriter {
     }
 
     /// Writes template text verbatim (it comes from the macro, already validated).
+    #[inline]
     pub(crate) fn push_literal(&mut self, text: &str) {
         self.buf.push_str(text);
     }
@@ -270,6 +279,7 @@ impl KeyWriter {
         self.buf.as_str()
     }
 
+    #[inline]
     fn write_raw(&mut self, text: &str) {
         self.buf.push_str(text);
     }
