@@ -148,7 +148,7 @@ impl KeyBuf {
 const NONE_MARKER: char = '~';
 
 impl KeyWriter {
-    #[inline]
+    #[inline(always)]
     pub(crate) fn with_prefix(prefix: &str, capacity: usize) -> Self {
         let mut buf = if prefix.len() + capacity <= INLINE {
             KeyBuf::default()

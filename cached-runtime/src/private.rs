@@ -28,7 +28,7 @@ pub fn key_part<T: KeyPart + ?Sized>(value: &T) -> &T {
 }
 
 /// Starts an entry's key: the cache's prefix, then room for `capacity` more bytes.
-#[inline]
+#[inline(always)]
 pub fn key_writer(cache: &Cache, capacity: usize) -> KeyWriter {
     KeyWriter::with_prefix(cache.prefix(), capacity)
 }

@@ -7,9 +7,14 @@
 //! bash bench/callgrind.sh                                          # instructions per hit
 //! ```
 //!
-//! `hit_cost loop <memory|moka> <hits>` runs only that loop (what `callgrind.sh` profiles).
+//! `hit_cost loop <memory|near|moka> <hits>` runs only that loop (what `callgrind.sh`
+//! profiles). The near loop starts its own `redis-server`, waits until the near cache is
+//! armed and checks that every call of the loop was a near hit.
 
-use std::sync::LazyLock;
+#[path = "../../../tests/support/mod.rs"]
+mod support;
+
+use std::sync::{LazyLock, OnceLock};
 use std::time::{Duration, Instant};
 
 use redcache::{Cache, cache};
@@ -41,6 +46,8 @@ fn load(id: u64) -> Profile {
 }
 
 static MEMORY: LazyLock<Cache> = LazyLock::new(Cache::memory);
+/// A near cache in front of a Redis this program starts (`loop near` only).
+static NEAR: OnceLock<Cache> = OnceLock::new();
 static MOKA: LazyLock<moka::sync::Cache<u64, Profile>> = LazyLock::new(|| {
     moka::sync::Cache::builder()
         .max_capacity(100_000)
@@ -50,6 +57,11 @@ static MOKA: LazyLock<moka::sync::Cache<u64, Profile>> = LazyLock::new(|| {
 
 #[cache(key = "mem:profile:<id>", ttl = 3600, cache = &MEMORY)]
 async fn memory_hit(id: u64) -> Result<Profile, String> {
+    Ok(load(id))
+}
+
+#[cache(key = "near:profile:<id>", ttl = 3600, cache = NEAR.get().expect("near loop only"))]
+async fn near_hit(id: u64) -> Result<Profile, String> {
     Ok(load(id))
 }
 
@@ -68,7 +80,8 @@ async fn run(kind: &str, hits: u64) {
         let profile = match kind {
             "memory" => memory_hit(i % KEYS).await,
             "moka" => moka_hit(i % KEYS).await,
-            other => panic!("unknown loop {other:?}: memory or moka"),
+            "near" => near_hit(i % KEYS).await,
+            other => panic!("unknown loop {other:?}: memory, near or moka"),
         };
         std::hint::black_box(profile.expect("ok"));
     }
@@ -87,17 +100,66 @@ async fn time_per_hit(kind: &str) -> Duration {
     start.elapsed() / HITS as u32
 }
 
-#[tokio::main(flavor = "current_thread")]
-async fn main() {
+/// Runs `hits` near hits and checks each was one (the near cache's tracking connection is
+/// kept by a task on another worker thread, so the loop never has to yield to it).
+async fn near_loop(hits: u64) {
+    let server = support::RedisServer::start();
+    let cache = Cache::builder()
+        .url(server.url())
+        .near_cache(100_000)
+        .build()
+        .expect("near cache");
+    NEAR.set(cache).ok();
+    let cache = NEAR.get().expect("just set");
+    let armed_by = Instant::now() + Duration::from_secs(60);
+    while !cache.health().near_armed || cache.stats().near_hits < KEYS {
+        assert!(Instant::now() < armed_by, "the near cache never armed");
+        run("near", KEYS).await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let before = cache.stats().near_hits;
+    run("near", hits).await;
+    let near_hits = cache.stats().near_hits - before;
+    assert_eq!(near_hits, hits, "every call of the loop is a near hit");
+}
+
+fn main() {
     let args: Vec<String> = std::env::args().collect();
-    // Warm both stores: every later call is a hit.
+    if let [_, mode, kind, hits] = args.as_slice() {
+        assert_eq!(
+            mode, "loop",
+            "usage: hit_cost [loop <memory|near|moka> <hits>]"
+        );
+        let hits = hits.parse().expect("a number of hits");
+        if kind == "near" {
+            // A second worker keeps the near cache's tracking connection.
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("runtime");
+            return runtime.block_on(near_loop(hits));
+        }
+        // One thread, nothing else running: the count is the loop's alone.
+        return current_thread().block_on(async {
+            run(kind, KEYS).await; // warm: every later call is a hit
+            run(kind, hits).await;
+        });
+    }
+    current_thread().block_on(compare());
+}
+
+fn current_thread() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+/// Allocations per hit and time per hit, both loops side by side.
+async fn compare() {
     run("memory", KEYS).await;
     run("moka", KEYS).await;
-    if let [_, mode, kind, hits] = args.as_slice() {
-        assert_eq!(mode, "loop", "usage: hit_cost [loop <memory|moka> <hits>]");
-        run(kind, hits.parse().expect("a number of hits")).await;
-        return;
-    }
 
     // Counting only while dhat's profiler runs: it slows every allocation down.
     let profiler = dhat::Profiler::builder().testing().build();
