@@ -570,6 +570,55 @@ async fn outage_fallback_serves_computed_values_while_redis_is_down() {
     }
 }
 
+/// Batches use the outage cushion as single calls do: an element computed while Redis is
+/// unreachable is served from it to later batches and single calls, until Redis answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outage_fallback_serves_batches_too() {
+    let mut server = RedisServer::start();
+    let cache = Cache::builder()
+        .url(server.url())
+        .op_timeout(Duration::from_millis(100))
+        .outage_fallback(Duration::from_secs(30))
+        .build()
+        .unwrap();
+    let row = Row::new(1);
+    assert_eq!(read(&cache, &row, 1).await, 1);
+    server.kill();
+    row.set(2);
+    let reads = row.reads();
+    let ids: Vec<u64> = (10..20).collect();
+    for _ in 0..100 {
+        let values = read_many_far(&cache, &row, &ids).await;
+        assert_eq!(values.len(), ids.len());
+        assert!(values.values().all(|&value| value == 2), "{values:?}");
+    }
+    assert_eq!(
+        row.reads() - reads,
+        ids.len(),
+        "each element computed once during the outage"
+    );
+    assert!(
+        cache.stats().fallback_hits >= 99 * ids.len() as u64,
+        "{:?}",
+        cache.stats()
+    );
+    // A single call of an element the batch computed is served from the cushion too.
+    assert_eq!(read(&cache, &row, 10).await, 2);
+    assert_eq!(row.reads() - reads, ids.len());
+
+    // Redis answers again: the cushion is dropped, the batch reads the source.
+    server.restart();
+    row.set(3);
+    let start = Instant::now();
+    while read_many_far(&cache, &row, &ids).await[&10] != 3 {
+        assert!(
+            start.elapsed() < Duration::from_secs(3),
+            "cushion outlived the outage"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 /// On a cluster every master is tracked: a change on any master drops the copy; a master
 /// lost flushes and bypasses L1 at once, and it re-arms on the cluster's masters once the
 /// master is back.

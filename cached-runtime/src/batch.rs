@@ -24,9 +24,9 @@ use tracing::Instrument;
 use crate::cache::Cache;
 use crate::call::{Call, CallOptions, Claim, Lookup, bypassed, near_hit, usable_near};
 use crate::flight::{Landed, Leader, Role};
-use crate::lease::{self, Held};
+use crate::lease::{self, Held, Seen};
 use crate::telemetry::{self, Outcome};
-use crate::tier::Tier;
+use crate::tier::{Read, Tier};
 use crate::value::ValueCodec;
 
 /// The map a batch function returns: `HashMap<K, V>` or `BTreeMap<K, V>`.
@@ -136,6 +136,8 @@ struct Computed<'a> {
     index: usize,
     /// Set when this batch leads the element's flight and holds its claim.
     led: Option<(Leader<'a>, Held<'a>, Vec<u64>)>,
+    /// Redis could not be reached for it: its value goes to the outage cushion.
+    unreachable: bool,
 }
 
 /// Reads the elements' entries, runs `body` once with the items that missed, stores what it
@@ -197,6 +199,8 @@ where
             None => read.push(index),
         }
     }
+    // The outage these reads may see, taken before them (see `fallback`).
+    let outage = cache.fail_open().recoveries();
     let store = cache.store();
     let keys: Vec<&str> = read
         .iter()
@@ -212,17 +216,35 @@ where
         }
     }));
     let (reads, versions) = futures_util::future::join(store.get_many(&keys), versions).await;
+    if let Some(fallback) = cache.fallback() {
+        if reads.iter().any(|read| !matches!(read, Read::Unavailable)) {
+            fallback.redis_answered();
+        }
+    }
     let mut claims = Vec::new();
     let mut computed = Vec::new();
     for (index, (read, versions)) in read.into_iter().zip(reads.into_iter().zip(versions)) {
         let call = &calls[index];
         match call.judge(read, versions) {
             Lookup::Fresh(value) => hits.push((index, value)),
-            // Stale values are not served by batches: the element is computed.
+            // Stale values are not served by batches: the element is computed (or, Redis
+            // unreachable, served from the outage cushion, as single calls are).
             Lookup::Missed { seen, versions, .. } => {
+                let unreachable =
+                    matches!(seen, Seen::Unavailable) && !cache.fail_open().reachable();
+                if let Some(value) = call.served_by_fallback(outage).filter(|_| unreachable) {
+                    hits.push((index, value));
+                    continue;
+                }
                 match cache.flights().join(call.key, call.tags) {
-                    Role::Leader(leader) => claims.push((index, leader, seen, versions)),
-                    Role::Follower(_) => computed.push(Computed { index, led: None }),
+                    Role::Leader(leader) => {
+                        claims.push((index, leader, seen, versions, unreachable));
+                    }
+                    Role::Follower(_) => computed.push(Computed {
+                        index,
+                        led: None,
+                        unreachable,
+                    }),
                 }
             }
         }
@@ -230,31 +252,29 @@ where
 
     // Claim: every lease at once; a value that appeared meanwhile is a hit.
     let calls = &calls;
-    let claimed = join_all(
-        claims
-            .into_iter()
-            .map(|(index, leader, seen, versions)| async move {
-                let claim = calls[index].claim(seen, &leader, &versions).await;
-                (index, leader, claim)
-            }),
-    );
+    let claimed = join_all(claims.into_iter().map(
+        |(index, leader, seen, versions, unreachable)| async move {
+            let claim = calls[index].claim(seen, &leader, &versions).await;
+            (index, leader, claim, unreachable)
+        },
+    ));
     let mut held = Vec::new();
-    for (index, leader, claim) in claimed.await {
+    for (index, leader, claim, unreachable) in claimed.await {
         match claim {
             Claim::Answered(value) => hits.push((index, value)),
-            Claim::Held(claim) => held.push((index, leader, claim)),
+            Claim::Held(claim) => held.push((index, leader, claim, unreachable)),
         }
     }
-    let recorded = join_all(
-        held.into_iter()
-            .map(|(index, leader, mut claim)| async move {
-                let tag_versions = calls[index].record_tags(&mut claim).await;
-                Computed {
-                    index,
-                    led: Some((leader, claim, tag_versions)),
-                }
-            }),
-    );
+    let recorded = join_all(held.into_iter().map(
+        |(index, leader, mut claim, unreachable)| async move {
+            let tag_versions = calls[index].record_tags(&mut claim).await;
+            Computed {
+                index,
+                led: Some((leader, claim, tag_versions)),
+                unreachable,
+            }
+        },
+    ));
     computed.extend(recorded.await);
 
     // Compute: once, with the missed items, in the collection's order.
@@ -271,8 +291,15 @@ where
         (body(missed).instrument(span.clone()).await, Outcome::Miss)
     };
 
-    // Store: every write at once, each over its own claim.
+    // Store: every write at once, each over its own claim; what Redis could not be reached
+    // for, in the outage cushion too.
     let map = S::map(&output);
+    for element in computed.iter().filter(|element| element.unreachable) {
+        let value = map.and_then(|map| map.value(&elements[element.index].item));
+        if let Some(value) = value {
+            calls[element.index].keep_in_fallback(value, outage);
+        }
+    }
     let stores = computed.iter_mut().filter_map(|element| {
         let (leader, held, tag_versions) = element.led.as_mut()?;
         let call = &calls[element.index];

@@ -652,7 +652,7 @@ impl<'a, T> Call<'a, T> {
     }
 
     /// A value kept during this outage, if Redis is still unreachable.
-    fn served_by_fallback(&self, outage: u64) -> Option<T> {
+    pub(crate) fn served_by_fallback(&self, outage: u64) -> Option<T> {
         let bytes = self.cache.fallback()?.get(self.key, outage)?;
         let value = fresh_copy(self.codec, &bytes, bytes.kept())?;
         self.tally.bump(|c| &c.hits);
@@ -662,7 +662,7 @@ impl<'a, T> Call<'a, T> {
 
     /// Keeps a value computed while Redis was unreachable, for later calls during the same
     /// outage.
-    fn keep_in_fallback(&self, value: &T, outage: u64) {
+    pub(crate) fn keep_in_fallback(&self, value: &T, outage: u64) {
         let Some(fallback) = self.cache.fallback() else {
             return;
         };
