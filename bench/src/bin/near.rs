@@ -20,7 +20,7 @@ use std::sync::{Arc, LazyLock, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use redcache::{Cache, cache, invalidate};
-use serde::{Deserialize, Serialize};
+use redcache_bench::{Profile, load, rss_kb};
 use support::RedisServer;
 
 const KEYS: u64 = 1_000;
@@ -30,29 +30,6 @@ const PROPAGATIONS: usize = 500;
 /// The invalidation load of the second propagation run: the issue asks for 50,000 a second.
 const LOAD_RATE: u64 = 50_000;
 const LOAD_TASKS: usize = 32;
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct Profile {
-    id: u64,
-    name: String,
-    email: String,
-    bio: String,
-    tags: Vec<String>,
-    score: u32,
-    active: bool,
-}
-
-fn load(id: u64) -> Profile {
-    Profile {
-        id,
-        name: format!("User Number {id}"),
-        email: format!("user{id}@example.com"),
-        bio: "Writes Rust services, runs Redis in production, likes fast caches.".into(),
-        tags: vec!["rust".into(), "redis".into(), "cache".into()],
-        score: (id % 1000) as u32,
-        active: id % 2 == 0,
-    }
-}
 
 static NEAR: OnceLock<Cache> = OnceLock::new();
 static REDIS: OnceLock<Cache> = OnceLock::new();
@@ -133,15 +110,6 @@ where
         task.await.expect("task");
     }
     calls.load(Ordering::Relaxed) as f64 / WINDOW.as_secs_f64()
-}
-
-fn rss_kb() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
-        .and_then(|rest| rest.split_whitespace().next()?.parse().ok())
-        .unwrap_or(0)
 }
 
 fn unix_ns() -> u128 {
