@@ -151,3 +151,32 @@ async fn a_read_in_flight_across_a_tag_invalidation_leaves_nothing_stale() {
     assert_eq!(stale, 0);
     assert!(stats.writes_skipped > 10, "{stats:?}");
 }
+
+/// An entry written without tags (by `Cache::set`, or a function without them) at a tagged
+/// function's key is not that function's hit: its tags' versions cannot be checked against
+/// it. On memory, where a hit is answered in process, and on Redis.
+async fn an_untagged_entry_is_not_a_tagged_hit(cache: &Cache) {
+    let calls = Calls::default();
+    let id = 77u64;
+    let key = redcache::key!("posts:<id>");
+    cache.set(&key, &vec![0u64], Duration::from_secs(60)).await;
+    assert_eq!(posts(cache, &calls, 77).await, vec![77]);
+    assert_eq!(
+        calls.count(),
+        1,
+        "the body ran: the untagged entry was not served"
+    );
+    assert_eq!(posts(cache, &calls, 77).await, vec![77]);
+    assert_eq!(calls.count(), 1, "its own entry, tagged, is a hit");
+}
+
+#[tokio::test]
+async fn an_untagged_entry_is_not_a_tagged_hit_on_memory() {
+    an_untagged_entry_is_not_a_tagged_hit(&Cache::memory()).await;
+}
+
+#[tokio::test]
+async fn an_untagged_entry_is_not_a_tagged_hit_on_redis() {
+    let server = RedisServer::start();
+    an_untagged_entry_is_not_a_tagged_hit(&server.cache()).await;
+}

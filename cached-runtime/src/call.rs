@@ -162,7 +162,8 @@ where
 }
 
 /// A fresh copy of `key` held in this process, counted as a hit: from the near cache in
-/// front of Redis, or from the memory store. `None` leaves everything to [`compute`], which
+/// front of Redis, or from the memory store; for calls without tags only (a tagged entry is
+/// served only once its tags' versions are read). `None` leaves everything to [`compute`], which
 /// also does what a copy that cannot be used calls for (bypass, logging an undecodable
 /// entry), so nothing here has side effects but a hit's. Always inlined: it is the whole of
 /// an in-process hit, and a call to it (made when several functions share a value type)
@@ -175,7 +176,7 @@ fn in_process_hit<T>(
     options: &CallOptions,
     codec: &ValueCodec<T>,
 ) -> Option<T> {
-    if cache.pending().holds_any() || cache.is_disabled() {
+    if !tags.is_empty() || cache.pending().holds_any() || cache.is_disabled() {
         return None;
     }
     let tally = cache.tally(options.site);
@@ -688,7 +689,8 @@ impl<'a, T> Call<'a, T> {
     }
 }
 
-/// The value of an in-process copy (near cache, outage cushion), if it is fresh and untagged.
+/// The value of an in-process copy (memory store, near cache, outage cushion), if it is fresh
+/// and untagged.
 #[inline(always)]
 fn fresh_copy<T>(
     codec: &ValueCodec<T>,
