@@ -53,10 +53,11 @@ type Map<V> = moka::sync::Cache<String, V, foldhash::fast::RandomState>;
 /// Maps smaller than this are not swept: their expired entries hold little memory.
 const SWEEP_FROM: u64 = 1024;
 
-/// Removes a map's expired entries once it has had as many inserts since the last sweep as
-/// it holds entries (at least [`SWEEP_FROM`]): a sweep walks the map once, so each insert
-/// pays for about one entry's check. The sweep runs on Tokio's blocking pool when there is
-/// a runtime (so no call waits for it), else in the inserting thread.
+/// Removes a map's expired entries once it has had, since the last sweep, half as many
+/// inserts as it holds entries (and at least [`SWEEP_FROM`]): a sweep walks the map once, so
+/// each insert pays for about two entries' checks. (Half: the count includes the entries
+/// inserted since.) The sweep runs on Tokio's blocking pool when there is a runtime (so no
+/// call waits for it), else in the inserting thread.
 #[derive(Debug, Default)]
 pub(crate) struct Sweeper {
     inserts: AtomicU64,
@@ -70,19 +71,30 @@ impl Sweeper {
         V: Expiring + Clone + Send + Sync + 'static,
     {
         let inserts = self.inserts.fetch_add(1, Relaxed) + 1;
-        if inserts < SWEEP_FROM.max(map.entry_count()) || self.running.swap(true, Relaxed) {
+        if inserts < SWEEP_FROM.max(map.entry_count() / 2) || self.running.swap(true, Relaxed) {
             return;
         }
         self.inserts.store(0, Relaxed);
-        let (map, running) = (map.clone(), Arc::clone(&self.running));
+        let (map, sweeping) = (map.clone(), Sweeping(Arc::clone(&self.running)));
+        // The flag is cleared when the closure goes, run or not: a runtime shutting down
+        // drops blocking tasks that have not started, and sweeps must not stop for good.
         let sweep = move || {
+            let _sweeping = sweeping;
             remove_expired(&map);
-            running.store(false, Relaxed);
         };
         match tokio::runtime::Handle::try_current() {
             Ok(runtime) => drop(runtime.spawn_blocking(sweep)),
             Err(_) => sweep(),
         }
+    }
+}
+
+/// Marks a sweep under way while it lives.
+struct Sweeping(Arc<AtomicBool>);
+
+impl Drop for Sweeping {
+    fn drop(&mut self) {
+        self.0.store(false, Relaxed);
     }
 }
 
@@ -147,6 +159,49 @@ mod tests {
         remove_expired(&map);
         map.run_pending_tasks();
         assert_eq!(map.entry_count(), 10, "live entries are kept");
+    }
+
+    #[test]
+    fn a_sweep_handed_to_an_ending_runtime_does_not_stop_later_sweeps() {
+        let map: Map<Entry> =
+            moka::sync::Cache::builder().build_with_hasher(foldhash::fast::RandomState::default());
+        let sweeper = Sweeper::default();
+        let gone = Deadline::after(Duration::ZERO);
+        // A runtime whose one blocking thread is busy, so the sweep waits in its queue, and
+        // which then shuts down: whether the pool then runs or drops the queued sweep, the
+        // flag must be cleared.
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .max_blocking_threads(1)
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            tokio::task::spawn_blocking(|| std::thread::sleep(Duration::from_millis(300)));
+            for i in 0..SWEEP_FROM {
+                map.insert(format!("a:{i}"), Entry(gone));
+                sweeper.inserted(&map);
+            }
+        });
+        runtime.shutdown_timeout(Duration::from_millis(10));
+        // The pool's thread gets to the queued sweep once its sleep ends.
+        let waited = std::time::Instant::now();
+        while sweeper.running.load(Relaxed) {
+            assert!(
+                waited.elapsed() < Duration::from_secs(5),
+                "the flag stayed set"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        // No runtime now: the next sweep runs in this thread.
+        for i in 0..2 * SWEEP_FROM {
+            map.insert(format!("b:{i}"), Entry(gone));
+            sweeper.inserted(&map);
+        }
+        map.run_pending_tasks();
+        assert!(
+            map.entry_count() < SWEEP_FROM,
+            "swept: {} left",
+            map.entry_count()
+        );
     }
 
     #[test]
