@@ -377,9 +377,14 @@ async fn main() {
         verdict(rc_rate >= cc_rate)
     );
     println!(
-        "  memory hit <= 1.5 x moka: {:.3} ({})",
+        "  miss <= 1.5 x hand-written: {:.3} ({})",
+        ratio(rc_miss, hw_miss),
+        verdict(ratio(rc_miss, hw_miss) <= 1.5)
+    );
+    println!(
+        "  memory hit <= 1.2 x moka: {:.3} ({})",
         ratio(mem, moka),
-        verdict(ratio(mem, moka) <= 1.5)
+        verdict(ratio(mem, moka) <= 1.2)
     );
     println!(
         "  breaker open adds <= 2 us: {:.2?} ({})",
