@@ -528,8 +528,9 @@ async fn another_process_invalidation_reaches_the_near_cache() {
     assert_eq!(stale_beyond_bound, 0);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn outage_fallback_serves_computed_values_while_redis_is_down() {
+/// A cache with `outage_fallback(30s)` whose Redis was killed after one read; the row's
+/// source now says 2.
+async fn cushioned_outage() -> (RedisServer, Cache, Row) {
     let mut server = RedisServer::start();
     let cache = Cache::builder()
         .url(server.url())
@@ -541,6 +542,12 @@ async fn outage_fallback_serves_computed_values_while_redis_is_down() {
     assert_eq!(read(&cache, &row, 1).await, 1);
     server.kill();
     row.set(2);
+    (server, cache, row)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outage_fallback_serves_computed_values_while_redis_is_down() {
+    let (mut server, cache, row) = cushioned_outage().await;
     let reads = row.reads();
     for _ in 0..1000 {
         assert_eq!(read(&cache, &row, 9).await, 2);
@@ -574,17 +581,7 @@ async fn outage_fallback_serves_computed_values_while_redis_is_down() {
 /// unreachable is served from it to later batches and single calls, until Redis answers.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn outage_fallback_serves_batches_too() {
-    let mut server = RedisServer::start();
-    let cache = Cache::builder()
-        .url(server.url())
-        .op_timeout(Duration::from_millis(100))
-        .outage_fallback(Duration::from_secs(30))
-        .build()
-        .unwrap();
-    let row = Row::new(1);
-    assert_eq!(read(&cache, &row, 1).await, 1);
-    server.kill();
-    row.set(2);
+    let (mut server, cache, row) = cushioned_outage().await;
     let reads = row.reads();
     let ids: Vec<u64> = (10..20).collect();
     for _ in 0..100 {
