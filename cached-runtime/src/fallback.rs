@@ -58,8 +58,9 @@ impl Fallback {
     /// The value kept for `key` during outage `outage`, if it is not past its lifetime.
     /// (Nothing is removed here: the store is bounded and cleared when the outage ends.)
     pub(crate) fn get(&self, key: &str, outage: u64) -> Option<Bytes> {
-        let kept = self.values.get(key)?;
-        (kept.outage == outage && !kept.value.deadline.passed()).then(|| Bytes::Local(kept.value))
+        let cushioned = self.values.get(key)?;
+        let live = cushioned.outage == outage && !cushioned.value.deadline.passed();
+        live.then(|| Bytes::Local(cushioned.value))
     }
 
     /// Keeps a value computed during outage `outage`, for at most `ttl`.
