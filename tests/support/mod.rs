@@ -262,19 +262,23 @@ impl RedisCluster {
 
     /// Every key on every master, sorted.
     pub fn all_keys(&self) -> Vec<String> {
-        let mut keys: Vec<String> = self
-            .masters
-            .iter()
-            .flat_map(|master| {
-                redis::cmd("KEYS")
-                    .arg("*")
-                    .query::<Vec<String>>(&mut master.client())
-                    .expect("KEYS")
-            })
-            .collect();
-        keys.sort();
-        keys
+        all_keys(&self.masters)
     }
+}
+
+/// Every key on every one of `masters`, sorted.
+pub fn all_keys(masters: &[RedisServer]) -> Vec<String> {
+    let mut keys: Vec<String> = masters
+        .iter()
+        .flat_map(|master| {
+            redis::cmd("KEYS")
+                .arg("*")
+                .query::<Vec<String>>(&mut master.client())
+                .expect("KEYS")
+        })
+        .collect();
+    keys.sort();
+    keys
 }
 
 /// The arguments of a cluster node keeping its files (`nodes.conf`) in `dir`.

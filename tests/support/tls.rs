@@ -19,7 +19,7 @@ use rcgen::{
     KeyPair, KeyUsagePurpose,
 };
 
-use crate::support::{RedisServer, wait_until_cluster_ok};
+use crate::support::{self, RedisServer, wait_until_cluster_ok};
 
 /// A certificate authority of the test's own.
 pub struct Ca {
@@ -300,17 +300,6 @@ impl TlsCluster {
 
     /// Every key on every master, sorted.
     pub fn all_keys(&self) -> Vec<String> {
-        let mut keys: Vec<String> = self
-            .masters
-            .iter()
-            .flat_map(|master| {
-                redis::cmd("KEYS")
-                    .arg("*")
-                    .query::<Vec<String>>(&mut master.client())
-                    .expect("KEYS")
-            })
-            .collect();
-        keys.sort();
-        keys
+        support::all_keys(&self.masters)
     }
 }
