@@ -26,6 +26,13 @@ pub(crate) enum Read {
     Unavailable,
 }
 
+impl From<Option<Bytes>> for Read {
+    /// What an in-process store, which cannot fail, found at a key.
+    fn from(bytes: Option<Bytes>) -> Read {
+        bytes.map_or(Read::Absent, Read::Found)
+    }
+}
+
 /// What an invalidation deletes.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Target {
@@ -213,23 +220,14 @@ impl Store {
 impl Tier for Store {
     async fn get(&self, key: &str) -> Read {
         match self {
-            Store::Memory(memory) => match memory.get(key) {
-                Some(bytes) => Read::Found(bytes),
-                None => Read::Absent,
-            },
+            Store::Memory(memory) => memory.get(key).into(),
             Store::Redis(redis) => redis.get(key).await,
         }
     }
 
     async fn get_many(&self, keys: &[&str]) -> Vec<Read> {
         match self {
-            Store::Memory(memory) => keys
-                .iter()
-                .map(|key| match memory.get(key) {
-                    Some(bytes) => Read::Found(bytes),
-                    None => Read::Absent,
-                })
-                .collect(),
+            Store::Memory(memory) => keys.iter().map(|key| memory.get(key).into()).collect(),
             Store::Redis(redis) => redis.get_many(keys).await,
         }
     }
