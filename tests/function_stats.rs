@@ -4,6 +4,8 @@
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
+mod support;
+
 use redcache::{Cache, Stats, cache};
 
 static USER_BODIES: AtomicU32 = AtomicU32::new(0);
@@ -117,4 +119,34 @@ async fn rows_serialize_with_the_function_name() {
     let json = serde_json::to_value(cache.function_stats()).expect("serializes");
     assert_eq!(json[0][0], "function_stats::account");
     assert_eq!(json[0][1]["misses"], 1);
+}
+
+/// While an invalidation is undelivered every call bypasses the cache: each is a miss in
+/// the function's row as in the totals, so the rows still add up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bypassed_calls_are_the_functions_misses() {
+    let mut server = support::RedisServer::start();
+    let cache = Cache::builder()
+        .url(server.url())
+        .op_timeout(std::time::Duration::from_millis(100))
+        .build()
+        .unwrap();
+    assert_eq!(account(&cache, 1).await, 2);
+    server.kill();
+    cache.invalidate("account:1").await;
+    assert_eq!(
+        cache.stats().invalidations_pending,
+        1,
+        "{:?}",
+        cache.stats()
+    );
+    let misses = cache.stats().misses;
+    for _ in 0..3 {
+        assert_eq!(account(&cache, 1).await, 2);
+    }
+    assert_eq!(cache.stats().misses, misses + 3, "three bypassed calls");
+    let rows = cache.function_stats();
+    assert_eq!(row(&rows, "function_stats::account").misses, 4);
+    assert_eq!(rows.len(), 1);
+    assert_eq!(cache.stats().misses, 4);
 }

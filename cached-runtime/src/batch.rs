@@ -163,8 +163,7 @@ where
         output
     };
     let tally = cache.tally(options.site);
-    if bypassed(cache, elements.len() as u64) {
-        tally.add_function(|c| &c.misses, elements.len() as u64);
+    if bypassed(cache, tally, elements.len() as u64) {
         let items = elements.into_iter().map(|element| element.item).collect();
         return end(
             body(items).instrument(span.clone()).await,

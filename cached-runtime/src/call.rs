@@ -7,7 +7,6 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
 use crate::cache::Cache;
@@ -212,8 +211,7 @@ where
         output
     };
     let tally = cache.tally(options.site);
-    if bypassed(cache, 1) {
-        tally.bump_function(|c| &c.misses);
+    if bypassed(cache, tally, 1) {
         return end(body.instrument(span.clone()).await, Outcome::Bypassed);
     }
     // Built on the stack (see `KeyWriter`): a hit allocates nothing for its key.
@@ -290,11 +288,11 @@ where
 /// a hit or a miss. What the programmatic `Cache::get` does. An entry written with tags is a
 /// miss here: without its tags, their versions cannot be checked.
 pub(crate) async fn get_fresh<T>(cache: &Cache, key: &str, codec: &ValueCodec<T>) -> Option<T> {
-    if bypassed(cache, 1) {
+    let tally = cache.tally(None);
+    if bypassed(cache, tally, 1) {
         return None;
     }
     let near = cache.store().near();
-    let tally = cache.tally(None);
     if let Some(value) = near.and_then(|near| near_hit(tally, near, key, codec)) {
         return Some(value);
     }
@@ -351,14 +349,15 @@ pub(crate) fn near_hit<T>(
     Some(value)
 }
 
-/// Whether the cache is to be bypassed (counted as `misses` misses): caching is disabled, or
-/// an undelivered invalidation may cover any key, so nothing may be served from the cache.
-pub(crate) fn bypassed(cache: &Cache, misses: u64) -> bool {
+/// Whether the cache is to be bypassed (counted in `tally` as `misses` misses): caching is
+/// disabled, or an undelivered invalidation may cover any key, so nothing may be served from
+/// the cache.
+pub(crate) fn bypassed(cache: &Cache, tally: Tally<'_>, misses: u64) -> bool {
     if !cache.pending().holds_any() && !cache.is_disabled() {
         return false;
     }
     invalidate::deliver_pending(cache);
-    cache.counters().misses.fetch_add(misses, Relaxed);
+    tally.add(|c| &c.misses, misses);
     true
 }
 

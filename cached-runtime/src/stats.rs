@@ -253,20 +253,6 @@ impl<'a> Tally<'a> {
         Tally { cache, function }
     }
 
-    /// Bumps one counter of the function's alone (the cache's was bumped elsewhere).
-    #[inline]
-    pub(crate) fn bump_function(self, counter: impl Fn(&Counters) -> &AtomicU64) {
-        self.add_function(counter, 1);
-    }
-
-    /// Adds `n` to one counter of the function's alone.
-    #[inline]
-    pub(crate) fn add_function(self, counter: impl Fn(&Counters) -> &AtomicU64, n: u64) {
-        if let Some(function) = self.function {
-            counter(function).fetch_add(n, Relaxed);
-        }
-    }
-
     /// Bumps one counter, in both sets.
     #[inline]
     pub(crate) fn bump(self, counter: impl Fn(&Counters) -> &AtomicU64) {
