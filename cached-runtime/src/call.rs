@@ -20,7 +20,7 @@ use crate::near::{Near, Token};
 use crate::random;
 use crate::stats::{CallSite, Tally};
 use crate::telemetry::{self, Outcome};
-use crate::tier::{Read, Tier};
+use crate::tier::{Read, Store, Tier};
 use crate::value::{Shape, ValueCodec};
 use futures_util::future::Either;
 use tracing::Instrument;
@@ -153,17 +153,18 @@ where
     // is boxed: one allocation on a call that goes on to Redis or runs its body, and every
     // caller's own future stays small.
     match in_process_hit(cache, key.as_str(), &tags, &options, &codec) {
-        Some(value) => Either::Left(std::future::ready(S::from_cached(value))),
-        None => Either::Right(Box::pin(compute::<S, R>(
-            cache, key, tags, options, codec, body,
+        Ok(value) => Either::Left(std::future::ready(S::from_cached(value))),
+        Err(read) => Either::Right(Box::pin(compute::<S, R>(
+            cache, key, tags, options, codec, body, read,
         ))),
     }
 }
 
 /// A fresh copy of `key` held in this process, counted as a hit: from the near cache in
 /// front of Redis, or from the memory store; for calls without tags only (a tagged entry is
-/// served only once its tags' versions are read). `None` leaves everything to [`compute`], which
-/// also does what a copy that cannot be used calls for (bypass, logging an undecodable
+/// served only once its tags' versions are read). Otherwise everything is left to
+/// [`compute`], with what the memory store held, if it was read (so a miss reads it once):
+/// it also does what a copy that cannot be used calls for (bypass, logging an undecodable
 /// entry), so nothing here has side effects but a hit's. Always inlined: it is the whole of
 /// an in-process hit, and a call to it (made when several functions share a value type)
 /// costs a tenth of one.
@@ -174,25 +175,35 @@ fn in_process_hit<T>(
     tags: &[String],
     options: &CallOptions,
     codec: &ValueCodec<T>,
-) -> Option<T> {
+) -> Result<T, Option<Read>> {
     if !tags.is_empty() || cache.pending().holds_any() || cache.is_disabled() {
-        return None;
+        return Err(None);
     }
     let tally = cache.tally(options.site);
     let (value, outcome) = if let Some(near) = usable_near(cache, options, tags) {
-        (near_hit(tally, near, key, codec)?, Outcome::NearHit)
-    } else {
-        let copy = cache.store().in_process(key)?;
-        let value = fresh_copy(codec, &copy, copy.kept())?;
+        (
+            near_hit(tally, near, key, codec).ok_or(None)?,
+            Outcome::NearHit,
+        )
+    } else if let Store::Memory(memory) = cache.store() {
+        let Some(copy) = memory.get(key) else {
+            return Err(Some(Read::Absent));
+        };
+        let Some(value) = fresh_copy(codec, &copy, copy.kept()) else {
+            return Err(Some(Read::Found(copy)));
+        };
         tally.bump(|c| &c.hits);
         (value, Outcome::Hit)
+    } else {
+        return Err(None);
     };
     let function = options.function_name();
     telemetry::call_ended(&telemetry::call_span(function, key), function, outcome);
-    Some(value)
+    Ok(value)
 }
 
-/// The call past its in-process copy: phases 1 to 5 of [`get_or_compute`].
+/// The call past its in-process copy: phases 1 to 5 of [`get_or_compute`]. `read` is what
+/// the memory store held at the key when `in_process_hit` looked, if it did.
 async fn compute<S, R>(
     cache: &Cache,
     key: KeyWriter,
@@ -200,6 +211,7 @@ async fn compute<S, R>(
     options: CallOptions,
     codec: ValueCodec<S::Value>,
     body: impl Future<Output = R>,
+    read: Option<Read>,
 ) -> R
 where
     S: Shape<R>,
@@ -229,7 +241,7 @@ where
         tally,
         near: near.map(|near| &**near),
     };
-    let (seen, stale, versions) = match call.lookup().await {
+    let (seen, stale, versions) = match call.lookup(read).await {
         Lookup::Fresh(value) => return end(S::from_cached(value), Outcome::Hit),
         Lookup::Missed {
             seen,
@@ -307,7 +319,7 @@ pub(crate) async fn get_fresh<T>(cache: &Cache, key: &str, codec: &ValueCodec<T>
         // An entry written with tags is a miss here, so never fills the near cache.
         near: near.map(|near| &**near),
     };
-    match call.lookup().await {
+    match call.lookup(None).await {
         Lookup::Fresh(value) => Some(value),
         Lookup::Missed { .. } => {
             call.tally.bump(|c| &c.misses);
@@ -403,11 +415,14 @@ pub(crate) enum Claim<'a, T> {
 }
 
 impl<'a, T> Call<'a, T> {
-    /// Reads the key (and, for a tagged entry, its tags' versions, at the same time): a fresh
+    /// Reads the key (and, for a tagged entry, its tags' versions, at the same time) unless
+    /// it was read already (`read`, from the memory store, for an untagged entry): a fresh
     /// value, or what the leader must know to claim it.
-    pub(crate) async fn lookup(&self) -> Lookup<T> {
+    pub(crate) async fn lookup(&self, read: Option<Read>) -> Lookup<T> {
         let store = self.cache.store();
-        let (read, versions, fill) = if let Some(near) = self.near {
+        let (read, versions, fill) = if let Some(read) = read {
+            (read, Ok(Vec::new()), None)
+        } else if let Some(near) = self.near {
             let (read, fill) = store.get_for_near(near, self.key).await;
             (read, Ok(Vec::new()), fill)
         } else if self.tags.is_empty() {

@@ -176,16 +176,6 @@ impl Store {
         }
     }
 
-    /// The entry at `key`, if this store holds its entries in process (the memory store);
-    /// `None` on Redis, whose entries are read with I/O (its near cache is [`Store::near`]).
-    #[inline]
-    pub(crate) fn in_process(&self, key: &str) -> Option<Bytes> {
-        match self {
-            Store::Memory(memory) => memory.get(key),
-            Store::Redis(_) => None,
-        }
-    }
-
     /// Reads `key` from Redis for a near-cache fill: with the entry's remaining TTL (ms, as
     /// `PTTL` says), and a token taken before the read, when the near cache is armed.
     pub(crate) async fn get_for_near(
