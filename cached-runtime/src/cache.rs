@@ -209,7 +209,7 @@ impl Cache {
     pub fn stats(&self) -> Stats {
         let inner = &*self.inner;
         stats::snapshot(
-            &inner.counters,
+            std::iter::once(&inner.counters).chain(inner.functions.each()),
             inner.fail_open.failures(),
             inner.pending.held(),
             inner.pending.lost(),
@@ -397,8 +397,8 @@ impl Cache {
         &self.inner.counters
     }
 
-    /// What a call of the function at `site` counts: the cache's counters, and the
-    /// function's.
+    /// Where a call of the function at `site` counts its outcomes: the function's counters,
+    /// or the cache's own (no site, or past the table's room).
     #[inline]
     pub(crate) fn tally(&self, site: Option<&'static CallSite>) -> Tally<'_> {
         let function = site.and_then(|site| self.inner.functions.counters(site));

@@ -2,12 +2,17 @@
 //! at one level: outcomes by the operations (`call`, `invalidate`), absorbed failures by the
 //! fail-open policy. Nothing else counts.
 //!
-//! Outcomes are also counted per cached function ([`Cache::function_stats`]
+//! Outcomes are counted per cached function ([`Cache::function_stats`]
 //! (crate::Cache::function_stats)): each `#[cache]` function has a [`CallSite`] (a `static`
 //! in its expansion) that gets a small process-wide index on its first call; each cache keeps
 //! a table of counters indexed by it ([`FunctionTable`]). Finding a function's counters is
 //! two indexed loads, with no lock, hash or string comparison on the call path, and works the
 //! same for any number of caches (each has its own table).
+//!
+//! A call's outcome is counted once, in its function's row (or in the cache's own counters
+//! for calls without one, such as the programmatic API's): the cache's totals add the rows up
+//! when read. A hit is then one atomic add, not two; on a hot key shared by every core, each
+//! add is a cache line moved between them.
 
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
@@ -208,10 +213,9 @@ impl FunctionTable {
     /// path (methods of two types in one module) share a row.
     pub(crate) fn rows(&self) -> Vec<(String, Stats)> {
         let mut rows: BTreeMap<&'static str, Stats> = BTreeMap::new();
-        let chunks = self.chunks.iter().filter_map(OnceLock::get);
-        for named in chunks.flat_map(|chunk| chunk.iter().filter_map(OnceLock::get)) {
+        for named in self.named() {
             let row = rows.entry(named.name).or_default();
-            let counts = outcomes(&named.counters);
+            let counts = outcomes([&named.counters]);
             row.hits += counts.hits;
             row.misses += counts.misses;
             row.coalesced += counts.coalesced;
@@ -225,6 +229,16 @@ impl FunctionTable {
         rows.into_iter()
             .map(|(name, stats)| (name.to_owned(), stats))
             .collect()
+    }
+
+    /// Every function's counters.
+    pub(crate) fn each(&self) -> impl Iterator<Item = &Counters> {
+        self.named().map(|named| &named.counters)
+    }
+
+    fn named(&self) -> impl Iterator<Item = &Named> {
+        let chunks = self.chunks.iter().filter_map(OnceLock::get);
+        chunks.flat_map(|chunk| chunk.iter().filter_map(OnceLock::get))
     }
 }
 
@@ -241,64 +255,69 @@ fn table_full(site: &CallSite) {
     }
 }
 
-/// What one call counts: the cache's counters and its function's.
+/// Where one call counts its outcomes: its function's counters, or the cache's own for a
+/// call without a row (see the module's documentation).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Tally<'a> {
-    cache: &'a Counters,
-    function: Option<&'a Counters>,
+    counters: &'a Counters,
 }
 
 impl<'a> Tally<'a> {
     pub(crate) fn new(cache: &'a Counters, function: Option<&'a Counters>) -> Self {
-        Tally { cache, function }
+        Tally {
+            counters: function.unwrap_or(cache),
+        }
     }
 
-    /// Bumps one counter, in both sets.
+    /// Bumps one counter.
     #[inline]
     pub(crate) fn bump(self, counter: impl Fn(&Counters) -> &AtomicU64) {
         self.add(counter, 1);
     }
 
-    /// Adds `n` to one counter, in both sets.
+    /// Adds `n` to one counter.
     #[inline]
     pub(crate) fn add(self, counter: impl Fn(&Counters) -> &AtomicU64, n: u64) {
-        counter(self.cache).fetch_add(n, Relaxed);
-        if let Some(function) = self.function {
-            counter(function).fetch_add(n, Relaxed);
-        }
+        counter(self.counters).fetch_add(n, Relaxed);
     }
 }
 
-/// The outcome counters alone (the rest zero).
-fn outcomes(counters: &Counters) -> Stats {
-    snapshot(counters, &FailureCounters::default(), 0, 0)
+/// The outcome counters of `sets` added up (the rest zero).
+fn outcomes<'a>(sets: impl IntoIterator<Item = &'a Counters>) -> Stats {
+    snapshot(sets, &FailureCounters::default(), 0, 0)
 }
 
-/// The public snapshot of both sets of counters and the pending invalidations.
-pub(crate) fn snapshot(
-    outcomes: &Counters,
+/// The public snapshot: the outcome counters of `sets` added up, the failures and the pending
+/// invalidations.
+pub(crate) fn snapshot<'a>(
+    sets: impl IntoIterator<Item = &'a Counters>,
     failures: &FailureCounters,
     invalidations_pending: u64,
     invalidations_lost: u64,
 ) -> Stats {
-    Stats {
-        // A near hit bumps `near_hits` alone (one counter on the hottest path).
-        hits: outcomes.hits.load(Relaxed) + outcomes.near_hits.load(Relaxed),
-        misses: outcomes.misses.load(Relaxed),
+    let mut stats = Stats {
         errors: failures.errors.load(Relaxed),
         decode_errors: failures.decode_errors.load(Relaxed),
         breaker_skips: failures.breaker_skips.load(Relaxed),
-        near_hits: outcomes.near_hits.load(Relaxed),
-        fallback_hits: outcomes.fallback_hits.load(Relaxed),
-        coalesced: outcomes.coalesced.load(Relaxed),
-        stale_served: outcomes.stale_served.load(Relaxed),
-        fail_safe: outcomes.fail_safe.load(Relaxed),
-        lock_waits: outcomes.lock_waits.load(Relaxed),
-        writes: outcomes.writes.load(Relaxed),
-        writes_skipped: outcomes.writes_skipped.load(Relaxed),
-        invalidated: outcomes.invalidated.load(Relaxed),
-        too_large: outcomes.too_large.load(Relaxed),
         invalidations_pending,
         invalidations_lost,
+        ..Stats::default()
+    };
+    for outcomes in sets {
+        let near_hits = outcomes.near_hits.load(Relaxed);
+        // A near hit bumps `near_hits` alone (one counter on the hottest path).
+        stats.hits += outcomes.hits.load(Relaxed) + near_hits;
+        stats.near_hits += near_hits;
+        stats.misses += outcomes.misses.load(Relaxed);
+        stats.fallback_hits += outcomes.fallback_hits.load(Relaxed);
+        stats.coalesced += outcomes.coalesced.load(Relaxed);
+        stats.stale_served += outcomes.stale_served.load(Relaxed);
+        stats.fail_safe += outcomes.fail_safe.load(Relaxed);
+        stats.lock_waits += outcomes.lock_waits.load(Relaxed);
+        stats.writes += outcomes.writes.load(Relaxed);
+        stats.writes_skipped += outcomes.writes_skipped.load(Relaxed);
+        stats.invalidated += outcomes.invalidated.load(Relaxed);
+        stats.too_large += outcomes.too_large.load(Relaxed);
     }
+    stats
 }
