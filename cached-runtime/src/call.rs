@@ -189,7 +189,7 @@ fn in_process_hit<T>(
         let Some(copy) = memory.get(key) else {
             return Err(Some(Read::Absent));
         };
-        let Some(value) = fresh_copy(codec, &copy, copy.kept()) else {
+        let Some(value) = fresh_copy(codec, &copy, copy.kept(), copy.plain()) else {
             return Err(Some(Read::Found(copy)));
         };
         tally.bump(|c| &c.hits);
@@ -354,7 +354,7 @@ pub(crate) fn near_hit<T>(
 ) -> Option<T> {
     near.supervise();
     let copy = near.get(key)?;
-    let value = fresh_copy(codec, copy.bytes(), copy.kept())?;
+    let value = fresh_copy(codec, copy.bytes(), copy.kept(), copy.plain())?;
     // Counted in `hits` too, when the snapshot is taken (one contended counter less on a hot
     // key).
     tally.bump(|c| &c.near_hits);
@@ -669,7 +669,7 @@ impl<'a, T> Call<'a, T> {
     /// A value kept during this outage, if Redis is still unreachable.
     pub(crate) fn served_by_fallback(&self, outage: u64) -> Option<T> {
         let bytes = self.cache.fallback()?.get(self.key, outage)?;
-        let value = fresh_copy(self.codec, &bytes, bytes.kept())?;
+        let value = fresh_copy(self.codec, &bytes, bytes.kept(), bytes.plain())?;
         self.tally.bump(|c| &c.hits);
         self.tally.bump(|c| &c.fallback_hits);
         Some(value)
@@ -704,13 +704,18 @@ impl<'a, T> Call<'a, T> {
 }
 
 /// The value of an in-process copy (memory store, near cache, outage cushion), if it is fresh
-/// and untagged.
+/// and untagged. A `plain` copy (`codec::is_plain`) with its value kept is cloned without
+/// reading its bytes: one memory access less on the hottest path.
 #[inline(always)]
 fn fresh_copy<T>(
     codec: &ValueCodec<T>,
     bytes: &[u8],
     kept: Option<&(dyn std::any::Any + Send + Sync)>,
+    plain: bool,
 ) -> Option<T> {
+    if plain && let Some(value) = codec.clone_kept(kept) {
+        return Some(value);
+    }
     match codec::parse(bytes) {
         Ok(Entry::Value {
             fresh_until_ms,

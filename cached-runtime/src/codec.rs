@@ -90,6 +90,16 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Entry<'_>, DecodeError> {
     parse_header(bytes)
 }
 
+/// Whether `bytes` is a value with nothing in its header to check on a read: no stale phase,
+/// no tags. An in-process copy of such an entry that keeps its value as itself is served
+/// without reading its bytes.
+pub(crate) fn is_plain(bytes: &[u8]) -> bool {
+    matches!(
+        parse(bytes),
+        Ok(Entry::Value { fresh_until_ms: None, tag_versions, .. }) if tag_versions.match_current(&[])
+    )
+}
+
 /// [`parse`] past its common case.
 fn parse_header(bytes: &[u8]) -> Result<Entry<'_>, DecodeError> {
     if bytes.starts_with(LEASE) {

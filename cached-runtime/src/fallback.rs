@@ -18,7 +18,8 @@ use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::time::Duration;
 
 use crate::backend::{Bytes, Kept, Local};
-use crate::expiry::Deadline;
+use crate::expiry::{Deadline, Expiring};
+use crate::store;
 
 /// How many values are kept at most.
 pub(crate) const BOUND: u64 = 10_000;
@@ -29,8 +30,14 @@ struct Cushioned {
     outage: u64,
 }
 
+impl Expiring for Cushioned {
+    fn deadline(&self) -> Deadline {
+        self.value.deadline
+    }
+}
+
 pub(crate) struct Fallback {
-    values: moka::sync::Cache<String, Cushioned, foldhash::fast::RandomState>,
+    values: store::Map<Cushioned>,
     max_age: Duration,
     /// Something may be kept: the next call that reaches Redis clears the store.
     holds: AtomicBool,
@@ -47,20 +54,16 @@ impl std::fmt::Debug for Fallback {
 impl Fallback {
     pub(crate) fn new(max_age: Duration) -> Self {
         Fallback {
-            values: moka::sync::Cache::builder()
-                .max_capacity(BOUND)
-                .build_with_hasher(foldhash::fast::RandomState::default()),
+            values: store::Map::new(BOUND),
             max_age,
             holds: AtomicBool::new(false),
         }
     }
 
     /// The value kept for `key` during outage `outage`, if it is not past its lifetime.
-    /// (Nothing is removed here: the store is bounded and cleared when the outage ends.)
     pub(crate) fn get(&self, key: &str, outage: u64) -> Option<Bytes> {
         let cushioned = self.values.get(key)?;
-        let live = cushioned.outage == outage && !cushioned.value.deadline.passed();
-        live.then(|| Bytes::Local(cushioned.value))
+        (cushioned.outage == outage).then(|| Bytes::Local(cushioned.value))
     }
 
     /// Keeps a value computed during outage `outage`, for at most `ttl`.
@@ -73,26 +76,21 @@ impl Fallback {
         ttl: Duration,
     ) {
         self.holds.store(true, Relaxed);
-        let value = Arc::new(Local {
-            bytes,
-            kept,
-            deadline: Deadline::after(self.max_age.min(ttl)),
-        });
-        self.values
-            .insert(key.to_owned(), Cushioned { value, outage });
+        let value = Local::new(bytes, kept, Deadline::after(self.max_age.min(ttl)));
+        self.values.insert(key, Cushioned { value, outage });
     }
 
     /// Drops everything kept (an invalidation by this process).
     pub(crate) fn clear(&self) {
         self.holds.store(false, Relaxed);
-        self.values.invalidate_all();
+        self.values.clear();
     }
 
     /// Redis answered: the outage is over, nothing kept during it is served any more.
     #[inline]
     pub(crate) fn redis_answered(&self) {
         if self.holds.load(Relaxed) && self.holds.swap(false, Relaxed) {
-            self.values.invalidate_all();
+            self.values.clear();
         }
     }
 }

@@ -13,11 +13,12 @@
 //! | protocols | `flight`, `lease`, `pending`, `fallback` | single-flight in a process; leases against the invalidation race; undelivered invalidations; the outage cushion |
 //! | tier | `tier`, `near` | one interface over where entries live; the near cache (L1) stacked in front of Redis |
 //! | fail-open | `fail_open` | op timeouts, the breaker, error classification, rate-limited logs |
-//! | backends | `backend::memory`, `backend::redis`, `backend::tracking` | moving bytes: moka; redis-rs standalone and cluster; the client-tracking invalidation channel |
+//! | backends | `backend::memory`, `backend::redis`, `backend::tracking` | moving bytes: in process; redis-rs standalone and cluster; the client-tracking invalidation channel |
 //!
 //! Beside them: `key` (key encoding), `value` (output → stored value), `codec` (the entry
-//! envelope), `stats` (counters), `telemetry` (the call span and, with the `metrics` feature,
-//! metrics), `health` (the health snapshot), `glob`, `random`, `error`.
+//! envelope), `store` and `expiry` (the bounded map behind every in-process tier, and its
+//! entries' deadlines), `stats` (counters), `telemetry` (the call span and, with the `metrics`
+//! feature, metrics), `health` (the health snapshot), `glob`, `random`, `error`.
 
 #![warn(missing_docs)]
 // Examples are held to the crate's standard; parameters an example does not read are fine.
@@ -46,6 +47,7 @@ mod near;
 mod pending;
 mod random;
 mod stats;
+mod store;
 mod telemetry;
 mod tier;
 mod value;

@@ -30,12 +30,12 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
-use moka::ops::compute::{CompResult, Op};
-
 use crate::backend::Kept;
 use crate::backend::tracking::{self, Message, Server, TrackingError};
-use crate::expiry::{self, Deadline, Expiring, Sweeper};
+use crate::codec;
+use crate::expiry::{Deadline, Expiring};
 use crate::glob;
+use crate::store;
 use crate::telemetry;
 
 /// How many per-key sequences there are (keys share them by hash: a collision only discards
@@ -59,6 +59,8 @@ pub(crate) const DEFAULT_MAX_TTL: Duration = Duration::from_secs(60);
 pub(crate) struct Copy {
     bytes: Arc<[u8]>,
     kept: Option<Kept>,
+    /// `codec::is_plain(bytes)`.
+    plain: bool,
     /// The flush generation it was filled in: served only while it is the current one.
     flush: u64,
     /// When it stops being served: the entry's TTL in Redis, at most `near_max_ttl`.
@@ -83,6 +85,12 @@ impl Copy {
     pub(crate) fn kept(&self) -> Option<&(dyn std::any::Any + Send + Sync)> {
         self.kept.as_deref()
     }
+
+    /// Whether the entry is plain (`codec::is_plain`).
+    #[inline]
+    pub(crate) fn plain(&self) -> bool {
+        self.plain
+    }
 }
 
 /// Which servers send the invalidations L1 needs.
@@ -105,9 +113,7 @@ pub(crate) struct Token {
 }
 
 pub(crate) struct Near {
-    copies: moka::sync::Cache<String, Arc<Copy>, foldhash::fast::RandomState>,
-    /// Removes the expired copies nobody reads.
-    sweeper: Sweeper,
+    copies: store::Map<Arc<Copy>>,
     /// Bumped by every flush (message, loss, disarm): copies of older generations are dead.
     flush: AtomicU64,
     /// Bumped by every local pattern sweep: fills in flight are discarded.
@@ -131,7 +137,7 @@ pub(crate) struct Near {
 impl std::fmt::Debug for Near {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Near")
-            .field("entries", &self.copies.entry_count())
+            .field("entries", &self.copies.len())
             .field("armed", &self.is_armed())
             .finish_non_exhaustive()
     }
@@ -140,10 +146,7 @@ impl std::fmt::Debug for Near {
 impl Near {
     pub(crate) fn new(max_entries: u64, max_ttl: Duration, servers: Servers, prefix: &str) -> Self {
         Near {
-            copies: moka::sync::Cache::builder()
-                .max_capacity(max_entries)
-                .build_with_hasher(foldhash::fast::RandomState::default()),
-            sweeper: Sweeper::default(),
+            copies: store::Map::new(max_entries),
             flush: AtomicU64::new(0),
             sweep: AtomicU64::new(0),
             slots: (0..SLOTS).map(|_| AtomicU64::new(0)).collect(),
@@ -161,9 +164,7 @@ impl Near {
     /// Brings this cache's share of the `redcache.near.entries` gauge up to date (at each
     /// heartbeat).
     fn report_entries(&self) {
-        // moka counts lazily: settle its pending bookkeeping first.
-        self.copies.run_pending_tasks();
-        let now = self.copies.entry_count();
+        let now = self.copies.len();
         let before = self.reported_entries.swap(now, SeqCst);
         telemetry::near_entries(now.saturating_sub(before), before.saturating_sub(now));
     }
@@ -181,10 +182,6 @@ impl Near {
             return None;
         }
         let copy = self.copies.get(key)?;
-        if copy.deadline.passed() {
-            expiry::remove_if_expired(&self.copies, key);
-            return None;
-        }
         (copy.flush == self.flush.load(SeqCst)).then_some(copy)
     }
 
@@ -222,24 +219,23 @@ impl Near {
             return;
         }
         let copy = Arc::new(Copy {
+            plain: codec::is_plain(bytes),
             bytes: Arc::from(bytes),
             kept: kept(),
             flush: token.flush,
             deadline,
         });
-        let outcome = self.copies.entry_by_ref(key).and_compute_with(|_| {
+        self.copies.compute(key, |_| {
             let unchanged = self.is_armed()
                 && self.flush.load(SeqCst) == token.flush
                 && self.sweep.load(SeqCst) == token.sweep
                 && self.slot(key).load(SeqCst) == token.slot;
-            if unchanged { Op::Put(copy) } else { Op::Nop }
+            if unchanged {
+                store::Op::Put(copy)
+            } else {
+                store::Op::Keep
+            }
         });
-        if matches!(
-            outcome,
-            CompResult::Inserted(_) | CompResult::ReplacedWith(_)
-        ) {
-            self.sweeper.inserted(&self.copies);
-        }
     }
 
     /// Drops the copies of `keys` (and discards fills of them in flight).
@@ -248,7 +244,9 @@ impl Near {
             let key = key.as_ref();
             self.slot_bytes(key).fetch_add(1, SeqCst);
             if let Ok(key) = std::str::from_utf8(key) {
-                self.remove(key);
+                // Through the key's lock, so a fill that checked its token just before cannot
+                // put its copy back after this.
+                self.copies.remove(key);
             }
         }
     }
@@ -256,28 +254,16 @@ impl Near {
     /// Drops the copies whose keys match `pattern` (and discards every fill in flight).
     pub(crate) fn drop_matching(&self, pattern: &str) {
         self.sweep.fetch_add(1, SeqCst);
-        for (key, _) in self.copies.iter() {
-            if glob::matches(pattern.as_bytes(), key.as_bytes()) {
-                self.remove(&key);
-            }
+        let doomed = (self.copies).keys(|key| glob::matches(pattern.as_bytes(), key.as_bytes()));
+        for key in doomed {
+            self.copies.remove(&key);
         }
     }
 
     /// Drops every copy (and every fill in flight).
     pub(crate) fn flush(&self) {
         self.flush.fetch_add(1, SeqCst);
-        self.copies.invalidate_all();
-    }
-
-    fn remove(&self, key: &str) {
-        // Through the key's lock, so a fill that checked its token just before cannot put its
-        // copy back after this.
-        self.copies
-            .entry_by_ref(key)
-            .and_compute_with(|current| match current {
-                Some(_) => Op::Remove,
-                None => Op::Nop,
-            });
+        self.copies.clear();
     }
 
     fn slot(&self, key: &str) -> &AtomicU64 {

@@ -84,10 +84,16 @@ impl<T> ValueCodec<T> {
         kept: Option<&(dyn Any + Send + Sync)>,
         json: &[u8],
     ) -> Result<T, codec::DecodeError> {
-        match kept.and_then(|kept| (self.copies.as_ref()?.take)(kept)) {
+        match self.clone_kept(kept) {
             Some(value) => Ok(value),
             None => self.decode(json),
         }
+    }
+
+    /// A clone of `kept`, if it is a `T`.
+    #[inline]
+    pub(crate) fn clone_kept(&self, kept: Option<&(dyn Any + Send + Sync)>) -> Option<T> {
+        (self.copies.as_ref()?.take)(kept?)
     }
 
     /// The value to keep as itself next to its bytes, for a tier that can.

@@ -1,5 +1,5 @@
-//! The memory backend: a bounded moka cache of encoded entries, each with its own deadline
-//! (see `expiry`), and the tag sets.
+//! The memory backend: a bounded map of encoded entries (`store`), each with its own
+//! deadline (see `expiry`), and the tag sets (a moka cache: weighed, with per-set lifetimes).
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -8,18 +8,15 @@ use std::time::{Duration, Instant};
 use moka::ops::compute::{CompResult, Op};
 
 use super::{Bytes, Kept, Local};
-use crate::expiry::{self, Deadline, Sweeper};
+use crate::expiry::Deadline;
 use crate::glob;
+use crate::store::{self, Computed};
 
 /// An entry: served until its deadline, like a Redis key until its TTL.
 type Entry = Arc<Local>;
 
 fn entry(bytes: Arc<[u8]>, kept: Option<Kept>, ttl: Duration) -> Entry {
-    Arc::new(Local {
-        bytes,
-        kept,
-        deadline: Deadline::after(ttl),
-    })
+    Local::new(bytes, kept, Deadline::after(ttl))
 }
 
 /// Whether `entry` is there for a reader, as a Redis key is until its TTL.
@@ -72,17 +69,13 @@ impl moka::Expiry<String, TagSet> for TagSetTtl {
 pub(crate) struct MemoryStore {
     /// Tag sets, updated only through moka's per-key compute, like the entries' leases.
     tags: moka::sync::Cache<String, TagSet, foldhash::fast::RandomState>,
-    /// foldhash (seeded per process) instead of SipHash: keys are short strings, and hashing
-    /// them is a visible part of a memory hit.
-    entries: moka::sync::Cache<String, Entry, foldhash::fast::RandomState>,
-    /// Removes the expired entries nobody reads.
-    sweeper: Arc<Sweeper>,
+    entries: store::Map<Entry>,
 }
 
 impl std::fmt::Debug for MemoryStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MemoryStore")
-            .field("entries", &self.entries.entry_count())
+            .field("entries", &self.entries.len())
             .finish()
     }
 }
@@ -98,50 +91,27 @@ impl MemoryStore {
                 .weigher(|_, set: &TagSet| set.weight)
                 .expire_after(TagSetTtl)
                 .build_with_hasher(foldhash::fast::RandomState::default()),
-            entries: moka::sync::Cache::builder()
-                .max_capacity(max_entries)
-                .build_with_hasher(foldhash::fast::RandomState::default()),
-            sweeper: Arc::default(),
+            entries: store::Map::new(max_entries),
         }
     }
 
     #[inline]
     pub(crate) fn get(&self, key: &str) -> Option<Bytes> {
-        let entry = self.entries.get(key)?;
-        if entry.deadline.passed() {
-            expiry::remove_if_expired(&self.entries, key);
-            return None;
-        }
-        Some(Bytes::Local(entry))
+        self.entries.get(key).map(Bytes::Local)
     }
 
     /// Stores `bytes` only if nothing is at `key`; returns whether it did.
     pub(crate) fn set_if_absent(&self, key: &str, bytes: Arc<[u8]>, ttl: Duration) -> bool {
-        let outcome = self.entries.entry_by_ref(key).and_compute_with(|current| {
-            match live(current.as_ref().map(|c| c.value())) {
-                Some(_) => Op::Nop,
-                None => Op::Put(entry(bytes, None, ttl)),
-            }
+        let outcome = self.entries.compute(key, |current| match live(current) {
+            Some(_) => store::Op::Keep,
+            None => store::Op::Put(entry(bytes, None, ttl)),
         });
-        self.inserted(outcome)
+        matches!(outcome, Computed::Put(_))
     }
 
     /// Stores `bytes` at `key`, whatever is there.
     pub(crate) fn set(&self, key: &str, bytes: Arc<[u8]>, kept: Option<Kept>, ttl: Duration) {
-        self.entries.insert(key.to_owned(), entry(bytes, kept, ttl));
-        self.sweeper.inserted(&self.entries);
-    }
-
-    /// Whether a compute put an entry (and lets the sweeper count it).
-    fn inserted(&self, outcome: CompResult<String, Entry>) -> bool {
-        let put = matches!(
-            outcome,
-            CompResult::Inserted(_) | CompResult::ReplacedWith(_)
-        );
-        if put {
-            self.sweeper.inserted(&self.entries);
-        }
-        put
+        self.entries.insert(key, entry(bytes, kept, ttl));
     }
 
     /// Replaces the entry at `key` only if it still holds exactly `expected`.
@@ -153,22 +123,18 @@ impl MemoryStore {
         kept: Option<Kept>,
         ttl: Duration,
     ) -> bool {
-        let outcome = self.entries.entry_by_ref(key).and_compute_with(|current| {
-            match live(current.as_ref().map(|c| c.value())) {
-                Some(current) if *current.bytes == *expected => Op::Put(entry(bytes, kept, ttl)),
-                _ => Op::Nop,
-            }
+        let outcome = self.entries.compute(key, |current| match live(current) {
+            Some(current) if *current.bytes == *expected => store::Op::Put(entry(bytes, kept, ttl)),
+            _ => store::Op::Keep,
         });
-        self.inserted(outcome)
+        matches!(outcome, Computed::Put(_))
     }
 
     /// Deletes the entry at `key` only if it still holds exactly `expected`.
     pub(crate) fn delete_if(&self, key: &str, expected: &[u8]) {
-        self.entries.entry_by_ref(key).and_compute_with(|current| {
-            match live(current.as_ref().map(|c| c.value())) {
-                Some(current) if *current.bytes == *expected => Op::Remove,
-                _ => Op::Nop,
-            }
+        self.entries.compute(key, |current| match live(current) {
+            Some(current) if *current.bytes == *expected => store::Op::Remove,
+            _ => store::Op::Keep,
         });
     }
 
@@ -177,12 +143,7 @@ impl MemoryStore {
     }
 
     pub(crate) fn delete_matching(&self, pattern: &str) -> u64 {
-        let doomed: Vec<Arc<String>> = self
-            .entries
-            .iter()
-            .filter(|(key, _)| glob::matches(pattern.as_bytes(), key.as_bytes()))
-            .map(|(key, _)| key)
-            .collect();
+        let doomed = (self.entries).keys(|key| glob::matches(pattern.as_bytes(), key.as_bytes()));
         doomed.iter().filter(|key| self.remove(key)).count() as u64
     }
 
@@ -251,18 +212,11 @@ impl MemoryStore {
         keys.iter().filter(|key| self.remove(key)).count() as u64
     }
 
-    /// Removes through the same per-key serialization as `replace_if`: moka's plain `remove`
-    /// does not wait for a compute in progress, which would let a compare-and-set write an
-    /// old value back right after an invalidation. Returns whether a live entry went (an
-    /// expired one is removed too, uncounted, as Redis would not count it).
+    /// Returns whether a live entry went (an expired one is removed too, uncounted, as Redis
+    /// would not count it).
     fn remove(&self, key: &str) -> bool {
-        let outcome = self
-            .entries
-            .entry_by_ref(key)
-            .and_compute_with(|current| match current {
-                Some(_) => Op::Remove,
-                None => Op::Nop,
-            });
-        matches!(outcome, CompResult::Removed(entry) if !entry.value().deadline.passed())
+        self.entries
+            .remove(key)
+            .is_some_and(|entry| !entry.deadline.passed())
     }
 }

@@ -22,7 +22,20 @@ pub(crate) type Kept = Arc<dyn Any + Send + Sync>;
 pub(crate) struct Local {
     pub(crate) bytes: Arc<[u8]>,
     pub(crate) kept: Option<Kept>,
+    /// `codec::is_plain(bytes)`.
+    pub(crate) plain: bool,
     pub(crate) deadline: Deadline,
+}
+
+impl Local {
+    pub(crate) fn new(bytes: Arc<[u8]>, kept: Option<Kept>, deadline: Deadline) -> Arc<Local> {
+        Arc::new(Local {
+            plain: crate::codec::is_plain(&bytes),
+            bytes,
+            kept,
+            deadline,
+        })
+    }
 }
 
 impl Expiring for Local {
@@ -43,6 +56,14 @@ impl Bytes {
         match self {
             Bytes::Local(local) => local.kept.as_deref(),
             Bytes::Owned(_) => None,
+        }
+    }
+
+    /// Whether the entry is plain (`codec::is_plain`), as far as known without parsing it.
+    pub(crate) fn plain(&self) -> bool {
+        match self {
+            Bytes::Local(local) => local.plain,
+            Bytes::Owned(_) => false,
         }
     }
 }
