@@ -9,6 +9,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::backend::Bytes;
 use crate::cache::Cache;
 use crate::codec::{self, Entry};
 use crate::fail_open::Failure;
@@ -186,11 +187,14 @@ fn in_process_hit<T>(
             Outcome::NearHit,
         )
     } else if let Store::Memory(memory) = cache.store() {
-        let Some(copy) = memory.get(key) else {
-            return Err(Some(Read::Absent));
-        };
-        let Some(value) = fresh_copy(codec, &copy, copy.kept(), copy.plain()) else {
-            return Err(Some(Read::Found(copy)));
+        let read = memory.read(key, |entry| {
+            let kept = entry.kept.as_deref();
+            fresh_copy(codec, &entry.bytes, kept, entry.plain).ok_or_else(|| Arc::clone(entry))
+        });
+        let value = match read {
+            Some(Ok(value)) => value,
+            Some(Err(entry)) => return Err(Some(Read::Found(Bytes::Local(entry)))),
+            None => return Err(Some(Read::Absent)),
         };
         tally.bump(|c| &c.hits);
         (value, Outcome::Hit)
@@ -353,8 +357,9 @@ pub(crate) fn near_hit<T>(
     codec: &ValueCodec<T>,
 ) -> Option<T> {
     near.supervise();
-    let copy = near.get(key)?;
-    let value = fresh_copy(codec, copy.bytes(), copy.kept(), copy.plain())?;
+    let value = near.read(key, |copy| {
+        fresh_copy(codec, copy.bytes(), copy.kept(), copy.plain())
+    })?;
     // Counted in `hits` too, when the snapshot is taken (one contended counter less on a hot
     // key).
     tally.bump(|c| &c.near_hits);

@@ -175,14 +175,20 @@ impl Near {
         self.armed.load(SeqCst)
     }
 
-    /// The copy at `key`, if L1 is armed and holds a live one.
+    /// `read` of the copy at `key`, if L1 is armed and holds a live one (under its shard's
+    /// read lock, see `store::Map::read`).
     #[inline]
-    pub(crate) fn get(&self, key: &str) -> Option<Arc<Copy>> {
+    pub(crate) fn read<R>(&self, key: &str, read: impl FnOnce(&Copy) -> Option<R>) -> Option<R> {
         if !self.is_armed() {
             return None;
         }
-        let copy = self.copies.get(key)?;
-        (copy.flush == self.flush.load(SeqCst)).then_some(copy)
+        self.copies
+            .read(key, |copy| {
+                (copy.flush == self.flush.load(SeqCst))
+                    .then(|| read(copy))
+                    .flatten()
+            })
+            .flatten()
     }
 
     /// A token for a read of `key`, or `None` while L1 is not armed (nothing read then may
@@ -521,7 +527,7 @@ mod tests {
     }
 
     fn kept(near: &Near, key: &str) -> bool {
-        near.get(key).is_some()
+        near.read(key, |_| Some(())).is_some()
     }
 
     #[test]

@@ -100,6 +100,12 @@ impl MemoryStore {
         self.entries.get(key).map(Bytes::Local)
     }
 
+    /// `read` of the live entry at `key`, under its shard's read lock (see `store::Map::read`).
+    #[inline]
+    pub(crate) fn read<R>(&self, key: &str, read: impl FnOnce(&Entry) -> R) -> Option<R> {
+        self.entries.read(key, read)
+    }
+
     /// Stores `bytes` only if nothing is at `key`; returns whether it did.
     pub(crate) fn set_if_absent(&self, key: &str, bytes: Arc<[u8]>, ttl: Duration) -> bool {
         let outcome = self.entries.compute(key, |current| match live(current) {
