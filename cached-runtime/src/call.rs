@@ -196,7 +196,7 @@ fn in_process_hit<T>(
             Some(Err(entry)) => return Err(Some(Read::Found(Bytes::Local(entry)))),
             None => return Err(Some(Read::Absent)),
         };
-        tally.bump(|c| &c.hits);
+        tally.hit();
         (value, Outcome::Hit)
     } else {
         return Err(None);
@@ -362,7 +362,7 @@ pub(crate) fn near_hit<T>(
     })?;
     // Counted in `hits` too, when the snapshot is taken (one contended counter less on a hot
     // key).
-    tally.bump(|c| &c.near_hits);
+    tally.near_hit();
     Some(value)
 }
 
@@ -485,7 +485,7 @@ impl<'a, T> Call<'a, T> {
                     ..
                 }) => match self.codec.value_of(&bytes, json) {
                     Ok(value) if fresh_until_ms.is_none_or(|until| now_ms() < until) => {
-                        self.tally.bump(|c| &c.hits);
+                        self.tally.hit();
                         if let (Some(near), Some((token, pttl))) = (self.near, fill) {
                             near.fill(self.key, token, pttl, &bytes, || self.codec.keep(&value));
                         }
@@ -526,7 +526,7 @@ impl<'a, T> Call<'a, T> {
                 Role::Follower(follower) => follower,
             };
             if let Some(value) = stale {
-                tally.bump(|c| &c.hits);
+                tally.hit();
                 tally.bump(|c| &c.stale_served);
                 return Follow::Answered(value, Outcome::Stale);
             }
@@ -534,7 +534,7 @@ impl<'a, T> Call<'a, T> {
                 Some(Landed::Value(bytes)) => {
                     // The leader's own value: checked against the tags when it was claimed.
                     if let Some(value) = self.decode(&bytes, None) {
-                        tally.bump(|c| &c.hits);
+                        tally.hit();
                         tally.bump(|c| &c.coalesced);
                         return Follow::Answered(value, Outcome::Coalesced);
                     }
@@ -667,7 +667,7 @@ impl<'a, T> Call<'a, T> {
     ) -> Option<T> {
         let value = self.decode(bytes, Some(versions))?;
         leader.land(Landed::Value(Arc::from(bytes)));
-        self.tally.bump(|c| &c.hits);
+        self.tally.hit();
         Some(value)
     }
 
@@ -675,7 +675,7 @@ impl<'a, T> Call<'a, T> {
     pub(crate) fn served_by_fallback(&self, outage: u64) -> Option<T> {
         let bytes = self.cache.fallback()?.get(self.key, outage)?;
         let value = fresh_copy(self.codec, &bytes, bytes.kept(), bytes.plain())?;
-        self.tally.bump(|c| &c.hits);
+        self.tally.hit();
         self.tally.bump(|c| &c.fallback_hits);
         Some(value)
     }
